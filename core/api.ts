@@ -1,0 +1,458 @@
+// CONTRACT-READY
+// The typed contract between the UI and the core. One table (`apiMethods`) names every
+// method with a zod schema for its input and output; the service validates inputs with
+// it, the transports (Electron IPC, loopback HTTP + WebSocket) carry it, and the renderer
+// derives its types from it. No node imports here: the renderer's build includes this file
+// for its types (zod is bundler-safe).
+//
+// HTTP transport (serve mode), shared by every client:
+//   POST /api/<method>   body: JSON input   header: Authorization: Bearer <token>
+//     200 { ok: true, result }   4xx/5xx { ok: false, error: { code, message } }
+//   WS   /events?token=<token>   server → client: one ApiEvent JSON per message
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------
+// Shared building blocks
+
+const id = z.int().positive();
+const timestamp = z.iso.datetime();
+const jsonObject = z.record(z.string(), z.unknown());
+/** Absolute path on the machine that runs the core (POSIX, `C:\…` or UNC). */
+const absolutePath = z
+  .string()
+  .min(1)
+  .refine((p) => /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p), 'must be an absolute path');
+const byId = z.strictObject({ id });
+const removed = z.object({ id });
+const noInput = z.strictObject({});
+const paging = {
+  offset: z.int().min(0).default(0),
+  limit: z.int().min(1).max(1000).default(200),
+};
+
+export const EXECUTION_PROVIDERS = ['cuda', 'dml', 'webgpu', 'cpu'] as const;
+const executionProviderChoice = z.enum(['auto', ...EXECUTION_PROVIDERS]);
+
+// ---------------------------------------------------------------------------------------
+// Entities
+
+export const MODEL_KINDS = ['checkpoint', 'vae', 'lora'] as const;
+export const MODEL_FAMILIES = ['sd15', 'sd2', 'sdxl', 'unknown'] as const;
+
+const modelSchema = z.object({
+  id,
+  kind: z.enum(MODEL_KINDS),
+  family: z.enum(MODEL_FAMILIES),
+  name: z.string(),
+  path: z.string(),
+  sizeBytes: z.int().min(0),
+  /** Filled by the hub/registry when known; keys like `sha256`, `autov2`. */
+  hashes: z.record(z.string(), z.string()),
+  metadata: jsonObject,
+  addedAt: timestamp,
+});
+
+const datasetSchema = z.object({
+  id,
+  name: z.string(),
+  description: z.string(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+  imageCount: z.int().min(0),
+  excludedCount: z.int().min(0),
+  captionedCount: z.int().min(0),
+});
+
+const imageFlagsSchema = z.object({
+  /** Left out of training. */
+  excluded: z.boolean(),
+  /** Pinned by the user: automatic filters (dedup, OCR) never exclude it. */
+  keep: z.boolean(),
+});
+
+const imageSchema = z.object({
+  id,
+  datasetId: id,
+  path: z.string(),
+  caption: z.string(),
+  flags: imageFlagsSchema,
+  width: z.int().positive().nullable(),
+  height: z.int().positive().nullable(),
+  /** Perceptual hash (hex) used by dedup; null until computed. */
+  hash: z.string().nullable(),
+  addedAt: timestamp,
+  updatedAt: timestamp,
+});
+
+export const RUN_STATUSES = [
+  'draft',
+  'queued',
+  'running',
+  'paused',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
+
+export const LR_SCHEDULERS = ['constant', 'constant_with_warmup', 'linear', 'cosine'] as const;
+
+/** Training hyper-parameters (kohya names in comments where they differ). */
+export const trainingConfigSchema = z.strictObject({
+  resolution: z
+    .int()
+    .min(256)
+    .max(2048)
+    .refine((n) => n % 64 === 0, 'must be a multiple of 64')
+    .default(512),
+  batchSize: z.int().min(1).max(64).default(1),
+  maxSteps: z.int().min(1).max(1_000_000).default(1000), // max_train_steps
+  rank: z.int().min(1).max(256).default(16), // network_dim
+  alpha: z.number().positive().max(1024).default(16), // network_alpha
+  learningRate: z.number().positive().max(1).default(1e-4), // unet_lr
+  trainTextEncoder: z.boolean().default(false),
+  textEncoderLearningRate: z.number().positive().max(1).default(5e-5), // text_encoder_lr
+  lrScheduler: z.enum(LR_SCHEDULERS).default('constant'),
+  warmupSteps: z.int().min(0).default(0),
+  optimizer: z.enum(['adamw']).default('adamw'),
+  weightDecay: z.number().min(0).max(1).default(0.01),
+  seed: z.int().min(0).max(0xffff_ffff).default(42),
+  precision: z.enum(['auto', 'fp16', 'fp32']).default('auto'),
+  clipSkip: z.int().min(1).max(2).default(1),
+  captionDropoutRate: z.number().min(0).max(1).default(0),
+  shuffleCaptionTags: z.boolean().default(false),
+  saveEverySteps: z.int().min(0).default(0), // 0: only at the end
+  sampleEverySteps: z.int().min(0).default(0), // 0: no samples during training
+  samplePrompts: z.array(z.string().max(2000)).max(8).default([]),
+  executionProvider: executionProviderChoice.default('auto'),
+});
+
+const runSchema = z.object({
+  id,
+  name: z.string(),
+  datasetId: id.nullable(),
+  baseModelId: id.nullable(),
+  status: z.enum(RUN_STATUSES),
+  config: trainingConfigSchema,
+  error: z.string().nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+  startedAt: timestamp.nullable(),
+  finishedAt: timestamp.nullable(),
+  lastStep: z.int().min(0).nullable(),
+  lastLoss: z.number().nullable(),
+});
+
+const runStepSchema = z.object({
+  step: z.int().min(0),
+  loss: z.number(),
+  lr: z.number(),
+  at: timestamp,
+});
+
+const artifactSchema = z.object({
+  id,
+  runId: id.nullable(),
+  name: z.string(),
+  path: z.string(),
+  sizeBytes: z.int().min(0),
+  metadata: jsonObject,
+  createdAt: timestamp,
+});
+
+export const SAMPLERS = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras'] as const;
+
+export const generationParamsSchema = z.object({
+  prompt: z.string(),
+  negativePrompt: z.string().default(''),
+  sampler: z.enum(SAMPLERS),
+  steps: z.int().min(1).max(1000),
+  cfgScale: z.number().min(0).max(50),
+  width: z.int().positive(),
+  height: z.int().positive(),
+  clipSkip: z.int().min(1).max(2).default(1),
+  loras: z
+    .array(z.object({ path: z.string(), strength: z.number(), artifactId: id.optional() }))
+    .default([]),
+});
+
+const generationSchema = z.object({
+  id,
+  modelId: id.nullable(),
+  filePath: z.string(),
+  seed: z.int().min(0),
+  params: generationParamsSchema,
+  createdAt: timestamp,
+});
+
+export const settingsSchema = z.object({
+  executionProvider: executionProviderChoice.default('auto'),
+  theme: z.enum(['system', 'light', 'dark']).default('system'),
+  /** Extra folders scanned for checkpoints / VAEs / LoRAs. */
+  modelDirs: z.array(absolutePath).default([]),
+  /** Where exports and images go; null means `<data dir>/outputs`. */
+  outputDir: absolutePath.nullable().default(null),
+  huggingFaceEndpoint: z.url().default('https://huggingface.co'),
+});
+export const SETTINGS_KEYS = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
+const providerSchema = z.object({
+  name: z.enum(EXECUTION_PROVIDERS),
+  bundled: z.boolean(),
+  installed: z.boolean(),
+  requirement: z.string(),
+});
+
+const systemInfoSchema = z.object({
+  appVersion: z.string(),
+  platform: z.string(),
+  arch: z.string(),
+  nodeVersion: z.string(),
+  electronVersion: z.string().nullable(),
+  dataDir: z.string(),
+  executionProviders: z.array(providerSchema),
+  cpuCount: z.int().positive(),
+  totalMemoryBytes: z.number().positive(),
+});
+
+// ---------------------------------------------------------------------------------------
+// The method table
+
+function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O) {
+  return { input, output };
+}
+
+export const apiMethods = {
+  'system.info': method(noInput, systemInfoSchema),
+
+  'settings.get': method(noInput, settingsSchema),
+  /** Partial update; returns the full settings. */
+  'settings.set': method(settingsSchema.partial().strict(), settingsSchema),
+
+  'models.list': method(
+    z.strictObject({ kind: z.enum(MODEL_KINDS).optional() }),
+    z.array(modelSchema),
+  ),
+  /** Registers a file (or diffusers folder) already on disk; never copies it. */
+  'models.add': method(
+    z.strictObject({
+      path: absolutePath,
+      kind: z.enum(MODEL_KINDS),
+      family: z.enum(MODEL_FAMILIES).default('unknown'),
+      name: z.string().trim().min(1).max(200).optional(),
+      metadata: jsonObject.default({}),
+    }),
+    modelSchema,
+  ),
+  /** Forgets the model; the file on disk is left alone. */
+  'models.remove': method(byId, removed),
+
+  'datasets.list': method(noInput, z.array(datasetSchema)),
+  'datasets.create': method(
+    z.strictObject({
+      name: z.string().trim().min(1).max(200),
+      description: z.string().max(10_000).default(''),
+    }),
+    datasetSchema,
+  ),
+  'datasets.get': method(byId, datasetSchema),
+  /** Deletes the dataset and its image rows (image files are left alone). */
+  'datasets.remove': method(byId, removed),
+
+  'images.list': method(
+    z.strictObject({
+      datasetId: id,
+      filter: z.enum(['all', 'included', 'excluded', 'uncaptioned']).default('all'),
+      ...paging,
+    }),
+    z.object({ items: z.array(imageSchema), total: z.int().min(0) }),
+  ),
+  'images.update': method(
+    z
+      .strictObject({
+        id,
+        caption: z.string().max(10_000).optional(),
+        flags: z
+          .strictObject({ excluded: z.boolean().optional(), keep: z.boolean().optional() })
+          .optional(),
+      })
+      .refine((v) => v.caption !== undefined || v.flags !== undefined, {
+        message: 'nothing to update: give caption and/or flags',
+      }),
+    imageSchema,
+  ),
+
+  'runs.list': method(
+    z.strictObject({ datasetId: id.optional(), status: z.enum(RUN_STATUSES).optional() }),
+    z.array(runSchema),
+  ),
+  'runs.get': method(byId, runSchema.extend({ steps: z.array(runStepSchema) })),
+  /** Stores a draft run (config only); starting it arrives with the trainer. */
+  'runs.create': method(
+    z.strictObject({
+      name: z.string().trim().min(1).max(200),
+      datasetId: id,
+      baseModelId: id,
+      config: trainingConfigSchema.prefault({}),
+    }),
+    runSchema,
+  ),
+  'runs.remove': method(byId, removed),
+
+  'artifacts.list': method(z.strictObject({ runId: id.optional() }), z.array(artifactSchema)),
+
+  'generations.list': method(
+    z.strictObject({ modelId: id.optional(), ...paging }),
+    z.object({ items: z.array(generationSchema), total: z.int().min(0) }),
+  ),
+  'generations.get': method(byId, generationSchema),
+  /** `deleteFile` removes the image too, but only when it lies inside the data dir. */
+  'generations.remove': method(
+    z.strictObject({ id, deleteFile: z.boolean().default(false) }),
+    z.object({ id, fileDeleted: z.boolean() }),
+  ),
+} as const;
+
+export type ApiMethods = typeof apiMethods;
+export type ApiMethodName = keyof ApiMethods;
+/** What a caller passes (defaults still optional). */
+export type ApiInput<M extends ApiMethodName> = z.input<ApiMethods[M]['input']>;
+/** What the service sees after validation (defaults applied). */
+export type ApiParsedInput<M extends ApiMethodName> = z.output<ApiMethods[M]['input']>;
+export type ApiOutput<M extends ApiMethodName> = z.output<ApiMethods[M]['output']>;
+
+export const API_METHOD_NAMES = Object.keys(apiMethods) as ApiMethodName[];
+
+export function isApiMethodName(name: string): name is ApiMethodName {
+  return Object.prototype.hasOwnProperty.call(apiMethods, name);
+}
+
+export type Model = z.output<typeof modelSchema>;
+export type ModelKind = Model['kind'];
+export type ModelFamily = Model['family'];
+export type Dataset = z.output<typeof datasetSchema>;
+export type DatasetImage = z.output<typeof imageSchema>;
+export type ImageFlags = z.output<typeof imageFlagsSchema>;
+export type TrainingRun = z.output<typeof runSchema>;
+export type RunStatus = TrainingRun['status'];
+export type RunStep = z.output<typeof runStepSchema>;
+export type TrainingConfig = z.output<typeof trainingConfigSchema>;
+export type Artifact = z.output<typeof artifactSchema>;
+export type Generation = z.output<typeof generationSchema>;
+export type GenerationParams = z.output<typeof generationParamsSchema>;
+export type Settings = z.output<typeof settingsSchema>;
+export type SystemInfo = z.output<typeof systemInfoSchema>;
+export type ExecutionProviderInfo = z.output<typeof providerSchema>;
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+export const API_ERROR_CODES = [
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'method_not_allowed',
+  'conflict',
+  'payload_too_large',
+  'unsupported_media_type',
+  'internal',
+] as const;
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+
+/** The HTTP status each code travels with in serve mode. */
+export const API_ERROR_HTTP_STATUS: Readonly<Record<ApiErrorCode, number>> = Object.freeze({
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  internal: 500,
+});
+
+/** JSON shape of every failure, on every transport. */
+export interface ApiError {
+  code: ApiErrorCode;
+  message: string;
+}
+
+export const apiErrorSchema = z.object({ code: z.enum(API_ERROR_CODES), message: z.string() });
+
+export type ApiResponse<M extends ApiMethodName> =
+  | { ok: true; result: ApiOutput<M> }
+  | { ok: false; error: ApiError };
+
+// ---------------------------------------------------------------------------------------
+// Events (pushed by the core: job progress, logs, store changes)
+
+export const JOB_KINDS = [
+  'import',
+  'caption',
+  'cache',
+  'train',
+  'export',
+  'generate',
+  'download',
+  'eval',
+] as const;
+export const STORE_ENTITIES = [
+  'settings',
+  'models',
+  'datasets',
+  'images',
+  'runs',
+  'artifacts',
+  'generations',
+] as const;
+
+const job = { jobId: z.string().min(1), kind: z.enum(JOB_KINDS), at: timestamp };
+
+export const apiEventSchema = z.discriminatedUnion('status', [
+  /** First message on every new event stream. */
+  z.object({ status: z.literal('ready'), appVersion: z.string(), at: timestamp }),
+  z.object({ status: z.literal('initiate'), ...job, label: z.string() }),
+  z.object({
+    status: z.literal('progress'),
+    ...job,
+    /** 0…1, never decreasing within a job. */
+    progress: z.number().min(0).max(1),
+    message: z.string().optional(),
+    step: z.int().min(0).optional(),
+    total: z.int().min(0).optional(),
+    loss: z.number().optional(),
+  }),
+  z.object({ status: z.literal('done'), ...job, result: z.unknown().optional() }),
+  z.object({ status: z.literal('error'), ...job, error: apiErrorSchema }),
+  z.object({ status: z.literal('cancelled'), ...job }),
+  z.object({
+    status: z.literal('log'),
+    level: z.enum(['debug', 'info', 'warn', 'error']),
+    message: z.string(),
+    jobId: z.string().optional(),
+    at: timestamp,
+  }),
+  /** Rows changed; UIs refetch what they show of `entity`. */
+  z.object({
+    status: z.literal('changed'),
+    entity: z.enum(STORE_ENTITIES),
+    ids: z.array(id),
+    at: timestamp,
+  }),
+]);
+
+export type ApiEvent = z.output<typeof apiEventSchema>;
+export type ApiEventStatus = ApiEvent['status'];
+export type JobKind = (typeof JOB_KINDS)[number];
+export type StoreEntity = (typeof STORE_ENTITIES)[number];
+export type ApiEventListener = (event: ApiEvent) => void;
+
+// ---------------------------------------------------------------------------------------
+// The client-facing interface, identical over IPC and HTTP
+
+export interface Api {
+  call<M extends ApiMethodName>(method: M, input: ApiInput<M>): Promise<ApiOutput<M>>;
+  /** Subscribes to core events; returns the unsubscribe function. */
+  onEvent(listener: ApiEventListener): () => void;
+}
