@@ -381,8 +381,7 @@ export interface ApiError {
 export const apiErrorSchema = z.object({ code: z.enum(API_ERROR_CODES), message: z.string() });
 
 export type ApiResponse<M extends ApiMethodName> =
-  | { ok: true; result: ApiOutput<M> }
-  | { ok: false; error: ApiError };
+  { ok: true; result: ApiOutput<M> } | { ok: false; error: ApiError };
 
 // ---------------------------------------------------------------------------------------
 // Events (pushed by the core: job progress, logs, store changes)

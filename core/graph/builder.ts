@@ -1,11 +1,13 @@
 // GraphBuilder: adds nodes with shape/dtype inference as it goes and hands out plain IR.
 import { DTYPE_BYTES, ONNX_DTYPE_CODE, type DType } from './dtype.js';
 import { inferOp } from './infer.js';
+import { foldShapeOp } from './shape-fold.js';
 import {
   attr,
   numel,
   shapeToString,
   type Attributes,
+  type Dim,
   type ExternalLocation,
   type Graph,
   type Initializer,
@@ -40,7 +42,11 @@ export class GraphBuilder {
   private readonly values = new Map<string, ValueInfo>();
   /** Decoded values of small inline initializers, for shape inference (Reshape targets, axes…). */
   private readonly constValues = new Map<string, number[]>();
+  /** Int values known only up to symbolic dims (e.g. Shape of a symbolic tensor). */
+  private readonly dimValues = new Map<string, Dim[]>();
   private readonly constCache = new Map<string, Value>();
+  /** Node names live in their own namespace (ONNX requires them unique, separately from values). */
+  private readonly nodeNames = new Set<string>();
   private counter = 0;
   private symCounter = 0;
   private scopeStack: string[] = [];
@@ -64,6 +70,18 @@ export class GraphBuilder {
     const scoped = this.scopeStack.length ? `${this.scopeStack.join('/')}/${base}` : base;
     let name = scoped;
     while (this.values.has(name)) name = `${scoped}_${++this.counter}`;
+    return name;
+  }
+
+  private uniqueNodeName(base: string, explicit: boolean): string {
+    const scope = this.scopeStack.join('/');
+    const scoped = explicit || !scope ? base : `${scope}/${base}`;
+    if (explicit && this.nodeNames.has(scoped)) {
+      throw new Error(`node name '${scoped}' is already used in graph '${this.name}'`);
+    }
+    let name = scoped;
+    while (this.nodeNames.has(name)) name = `${scoped}_${++this.counter}`;
+    this.nodeNames.add(name);
     return name;
   }
 
@@ -163,9 +181,13 @@ export class GraphBuilder {
         const v = inputs[i];
         return v ? this.constValues.get(v.name) : undefined;
       },
+      symbolic: (i) => {
+        const v = inputs[i];
+        return v ? this.dimValues.get(v.name) : undefined;
+      },
       fresh: () => `d${++this.symCounter}`,
     });
-    const nodeName = opts.name ?? this.uniqueName(opType);
+    const nodeName = this.uniqueNodeName(opts.name ?? opType, opts.name !== undefined);
     const outs = inferred.slice(0, nOutputs).map((o, i) =>
       this.register({
         name: opts.outputNames?.[i] ?? this.uniqueName(nOutputs === 1 ? `${opType}_out` : `${opType}_out${i}`),
@@ -173,15 +195,32 @@ export class GraphBuilder {
         shape: o.shape,
       }),
     );
-    this.nodes.push({
+    const node: Node = {
       name: nodeName,
       opType,
       domain: opts.domain ?? '',
       inputs: inputs.map((v) => (v ? v.name : '')),
       outputs: outs.map((o) => o.name),
       attrs,
-    });
+    };
+    this.nodes.push(node);
+    this.foldShapeValues(node, inputs, outs);
     return outs;
+  }
+
+  /**
+   * Shape arithmetic (Shape → Gather/Concat → Reshape) is known at build time, up to symbolic dims:
+   * record it so later Reshape/Expand targets infer real shapes instead of fresh symbols.
+   */
+  private foldShapeValues(node: Node, inputs: readonly (Value | null)[], outs: readonly Value[]): void {
+    if (outs.length !== 1) return;
+    const folded = foldShapeOp(node, inputs.map((v) => v ?? undefined), outs[0], (i) => {
+      const v = inputs[i];
+      return v ? (this.constValues.get(v.name) ?? this.dimValues.get(v.name)) : undefined;
+    });
+    if (!folded) return;
+    if (folded.every((d) => typeof d === 'number')) this.constValues.set(outs[0].name, folded as number[]);
+    else this.dimValues.set(outs[0].name, folded);
   }
 
   /** Single-output convenience wrapper around `node`. */

@@ -5,6 +5,7 @@
 const WIRE_VARINT = 0;
 const WIRE_FIXED32 = 5;
 const WIRE_LEN = 2;
+const utf8 = new TextEncoder();
 
 export class ProtoWriter {
   private chunks: Uint8Array[] = [];
@@ -75,7 +76,7 @@ export class ProtoWriter {
   }
 
   string(field: number, value: string): this {
-    return this.bytes(field, new TextEncoder().encode(value));
+    return this.bytes(field, utf8.encode(value));
   }
 
   message(field: number, write: (w: ProtoWriter) => void): this {

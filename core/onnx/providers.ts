@@ -1,4 +1,7 @@
 // Which ONNX Runtime execution providers this build of onnxruntime-node can offer.
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 import { listSupportedBackends } from 'onnxruntime-node';
 
 export type ExecutionProviderName = 'cuda' | 'dml' | 'webgpu' | 'cpu';
@@ -20,12 +23,47 @@ const REQUIREMENTS: Readonly<Record<ExecutionProviderName, string>> = Object.fre
   cpu: 'nothing (always available)',
 });
 
+/** Directory of the native binding, where opt-in provider libraries are downloaded to. */
+function bindingDir(): string | undefined {
+  try {
+    const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
+    const dir = path.join(
+      path.dirname(entry),
+      '..',
+      'bin',
+      'napi-v6',
+      process.platform,
+      process.arch,
+    );
+    return fs.existsSync(dir) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A backend listed as not bundled (cuda) is only usable once its provider library was downloaded
+ * at install time; listSupportedBackends lists it either way, so look for the file.
+ */
+function providerLibraryPresent(name: string): boolean {
+  const dir = bindingDir();
+  if (!dir) return true; // unknown layout (e.g. packaged app): let session creation decide
+  const file =
+    process.platform === 'win32'
+      ? `onnxruntime_providers_${name}.dll`
+      : `libonnxruntime_providers_${name}.so`;
+  return fs.existsSync(path.join(dir, file));
+}
+
 export function listProviders(): ProviderAvailability[] {
   const backends = new Map(listSupportedBackends().map((b) => [b.name, b.bundled]));
-  return (Object.keys(REQUIREMENTS) as ExecutionProviderName[]).map((name) => ({
-    name,
-    bundled: backends.get(name) === true,
-    installed: backends.has(name),
-    requirement: REQUIREMENTS[name],
-  }));
+  return (Object.keys(REQUIREMENTS) as ExecutionProviderName[]).map((name) => {
+    const bundled = backends.get(name) === true || name === 'cpu';
+    return {
+      name,
+      bundled,
+      installed: bundled || (backends.has(name) && providerLibraryPresent(name)),
+      requirement: REQUIREMENTS[name],
+    };
+  });
 }

@@ -1,0 +1,3 @@
+// CLIP text encoder: config and graph builder.
+export * from './config.js';
+export * from './text-encoder.js';

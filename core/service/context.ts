@@ -1,0 +1,21 @@
+// What every handler receives, and the typed shape of the handler table.
+import type { ApiEvent, ApiMethodName, ApiOutput, ApiParsedInput, StoreEntity } from '../api.js';
+import type { Store } from '../store/index.js';
+
+export interface ServiceContext {
+  readonly store: Store;
+  readonly dataDir: string;
+  readonly appVersion: string;
+  readonly electronVersion: string | null;
+  emit(event: ApiEvent): void;
+  /** Tells every UI that rows of `entity` changed, so it refetches. */
+  changed(entity: StoreEntity, ids: number[]): void;
+}
+
+export type Handler<M extends ApiMethodName> = (
+  input: ApiParsedInput<M>,
+  ctx: ServiceContext,
+) => ApiOutput<M> | Promise<ApiOutput<M>>;
+
+/** One handler per contract method; the compiler flags a missing one. */
+export type Handlers = { [M in ApiMethodName]: Handler<M> };

@@ -1,0 +1,244 @@
+// Every contract method, over the real HTTP transport. The case table is typed by the method
+// list, and a runtime check compares it with API_METHOD_NAMES: a new method without a case
+// fails both the typecheck and this test.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  API_METHOD_NAMES,
+  apiMethods,
+  trainingConfigSchema,
+  type ApiInput,
+  type ApiMethodName,
+  type ApiOutput,
+} from '../../core/api.js';
+import { startHarness, type Harness } from './harness.js';
+
+interface Case<M extends ApiMethodName> {
+  input(h: Harness): ApiInput<M>;
+  check(out: ApiOutput<M>, h: Harness): void | Promise<void>;
+}
+
+let counter = 0;
+const unique = (prefix: string) => `${prefix}-${++counter}`;
+
+function seedModel(h: Harness, kind: 'checkpoint' | 'lora' = 'checkpoint') {
+  const name = unique('model');
+  return h.service.store.models.add({
+    kind,
+    family: 'sd15',
+    name,
+    path: path.join(h.dir, `${name}.safetensors`),
+    sizeBytes: 0,
+  });
+}
+
+function seedDataset(h: Harness, images = 0) {
+  const dataset = h.service.store.datasets.create({ name: unique('dataset') });
+  h.service.store.images.addMany(
+    dataset.id,
+    Array.from({ length: images }, (_, i) => ({ path: `/images/${i}.png`, caption: `c${i}` })),
+  );
+  return dataset;
+}
+
+function seedRun(h: Harness) {
+  return h.service.store.runs.create({
+    name: unique('run'),
+    datasetId: seedDataset(h).id,
+    baseModelId: seedModel(h).id,
+    config: trainingConfigSchema.parse({}),
+  });
+}
+
+function seedGeneration(h: Harness) {
+  const filePath = path.join(h.dir, `${unique('gen')}.png`);
+  fs.writeFileSync(filePath, 'png');
+  return h.service.store.generations.add({
+    modelId: null,
+    filePath,
+    seed: 7,
+    params: {
+      prompt: 'a cat',
+      negativePrompt: '',
+      sampler: 'euler',
+      steps: 20,
+      cfgScale: 7,
+      width: 512,
+      height: 512,
+      clipSkip: 1,
+      loras: [],
+    },
+  });
+}
+
+const cases: { [M in ApiMethodName]: Case<M> } = {
+  'system.info': {
+    input: () => ({}),
+    check: (out, h) => {
+      expect(out.dataDir).toBe(h.dir);
+      expect(out.executionProviders.map((p) => p.name)).toContain('cpu');
+      expect(out.cpuCount).toBeGreaterThan(0);
+    },
+  },
+  'settings.get': {
+    input: () => ({}),
+    check: (out) => expect(out.executionProvider).toBe('auto'),
+  },
+  'settings.set': {
+    input: () => ({ theme: 'dark', modelDirs: ['/models'] }),
+    check: (out, h) => {
+      expect(out).toMatchObject({ theme: 'dark', modelDirs: ['/models'] });
+      expect(h.service.store.settings.getAll().theme).toBe('dark');
+    },
+  },
+  'models.list': {
+    input: (h) => {
+      seedModel(h, 'lora');
+      return { kind: 'lora' };
+    },
+    check: (out) => {
+      expect(out.length).toBeGreaterThan(0);
+      expect(out.every((m) => m.kind === 'lora')).toBe(true);
+    },
+  },
+  'models.add': {
+    input: (h) => {
+      const file = path.join(h.dir, 'added.safetensors');
+      fs.writeFileSync(file, Buffer.alloc(64));
+      return { path: file, kind: 'checkpoint', family: 'sd15' };
+    },
+    check: (out) => expect(out).toMatchObject({ name: 'added', sizeBytes: 64, kind: 'checkpoint' }),
+  },
+  'models.remove': {
+    input: (h) => ({ id: seedModel(h).id }),
+    check: (out, h) => expect(h.service.store.models.get(out.id)).toBeUndefined(),
+  },
+  'datasets.list': {
+    input: (h) => {
+      seedDataset(h);
+      return {};
+    },
+    check: (out) => expect(out.length).toBeGreaterThan(0),
+  },
+  'datasets.create': {
+    input: () => ({ name: 'created via http', description: 'd' }),
+    check: (out) => expect(out).toMatchObject({ name: 'created via http', imageCount: 0 }),
+  },
+  'datasets.get': {
+    input: (h) => ({ id: seedDataset(h, 2).id }),
+    check: (out) => expect(out.imageCount).toBe(2),
+  },
+  'datasets.remove': {
+    input: (h) => ({ id: seedDataset(h, 1).id }),
+    check: (out, h) => expect(h.service.store.datasets.get(out.id)).toBeUndefined(),
+  },
+  'images.list': {
+    input: (h) => ({ datasetId: seedDataset(h, 3).id, limit: 2 }),
+    check: (out) => {
+      expect(out.total).toBe(3);
+      expect(out.items).toHaveLength(2);
+    },
+  },
+  'images.update': {
+    input: (h) => {
+      const dataset = seedDataset(h, 1);
+      const [image] = h.service.store.images.list(dataset.id).items;
+      return { id: image.id, caption: 'edited', flags: { keep: true } };
+    },
+    check: (out) =>
+      expect(out).toMatchObject({ caption: 'edited', flags: { keep: true, excluded: false } }),
+  },
+  'runs.list': {
+    input: (h) => ({ datasetId: seedRun(h).datasetId ?? undefined }),
+    check: (out) => expect(out).toHaveLength(1),
+  },
+  'runs.get': {
+    input: (h) => {
+      const run = seedRun(h);
+      h.service.store.runs.recordSteps(run.id, [
+        { step: 1, loss: 0.25, lr: 1e-4 },
+        { step: 2, loss: 0.2, lr: 1e-4 },
+      ]);
+      return { id: run.id };
+    },
+    check: (out) => {
+      expect(out.steps.map((s) => s.loss)).toEqual([0.25, 0.2]);
+      expect(out).toMatchObject({ lastStep: 2, lastLoss: 0.2 });
+    },
+  },
+  'runs.create': {
+    input: (h) => ({
+      name: 'draft via http',
+      datasetId: seedDataset(h).id,
+      baseModelId: seedModel(h).id,
+      config: { rank: 4, resolution: 256 },
+    }),
+    check: (out) =>
+      expect(out).toMatchObject({
+        status: 'draft',
+        config: { rank: 4, resolution: 256, alpha: 16 },
+      }),
+  },
+  'runs.remove': {
+    input: (h) => ({ id: seedRun(h).id }),
+    check: (out, h) => expect(h.service.store.runs.get(out.id)).toBeUndefined(),
+  },
+  'artifacts.list': {
+    input: (h) => {
+      const run = seedRun(h);
+      h.service.store.artifacts.add({
+        runId: run.id,
+        name: 'x.safetensors',
+        path: path.join(h.dir, unique('artifact')),
+        sizeBytes: 3,
+      });
+      return { runId: run.id };
+    },
+    check: (out) => expect(out.map((a) => a.name)).toEqual(['x.safetensors']),
+  },
+  'generations.list': {
+    input: (h) => {
+      seedGeneration(h);
+      return { limit: 10 };
+    },
+    check: (out) => expect(out.total).toBeGreaterThan(0),
+  },
+  'generations.get': {
+    input: (h) => ({ id: seedGeneration(h).id }),
+    check: (out) => expect(out).toMatchObject({ seed: 7, params: { prompt: 'a cat' } }),
+  },
+  'generations.remove': {
+    input: (h) => ({ id: seedGeneration(h).id, deleteFile: true }),
+    check: (out, h) => {
+      expect(out.fileDeleted).toBe(true);
+      expect(h.service.store.generations.get(out.id)).toBeUndefined();
+    },
+  },
+};
+
+describe('contract over HTTP', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it('has a round-trip case for every method', () => {
+    expect(Object.keys(cases).sort()).toEqual([...API_METHOD_NAMES].sort());
+  });
+
+  for (const method of API_METHOD_NAMES) {
+    it(`${method} round-trips`, async () => {
+      const c = cases[method] as Case<ApiMethodName>;
+      const res = await h.api(method, c.input(h));
+      const body = res.json() as { ok: boolean; result: unknown };
+      expect(res.status, res.text).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(body.ok).toBe(true);
+      // The wire value satisfies the contract's output schema exactly.
+      const parsed = apiMethods[method].output.parse(body.result);
+      await c.check(parsed as never, h);
+    });
+  }
+});
