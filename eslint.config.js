@@ -17,7 +17,10 @@ export default tseslint.config(
   {
     languageOptions: { globals: { ...globals.node } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
@@ -28,9 +31,15 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [onnxOnly, { name: 'electron', message: 'Bad layering: core never imports electron.' }],
+          paths: [
+            onnxOnly,
+            { name: 'electron', message: 'Bad layering: core never imports electron.' },
+          ],
           patterns: [
-            { group: ['**/electron/**', '**/renderer/**'], message: 'Bad layering: core never imports electron/ or renderer/.' },
+            {
+              group: ['**/electron/**', '**/renderer/**'],
+              message: 'Bad layering: core never imports electron/ or renderer/.',
+            },
           ],
         },
       ],
@@ -43,7 +52,12 @@ export default tseslint.config(
         'error',
         {
           paths: [{ name: 'electron', message: 'Bad layering: core never imports electron.' }],
-          patterns: [{ group: ['**/electron/**', '**/renderer/**'], message: 'Bad layering: core never imports electron/ or renderer/.' }],
+          patterns: [
+            {
+              group: ['**/electron/**', '**/renderer/**'],
+              message: 'Bad layering: core never imports electron/ or renderer/.',
+            },
+          ],
         },
       ],
     },
@@ -65,8 +79,23 @@ export default tseslint.config(
               group: ['**/core/**', '!**/core/api', '!**/core/api.js', '!**/core/api.ts'],
               message: 'Bad layering: the renderer may only import types from core/api.ts.',
             },
-            { group: ['node:*', 'fs', 'path', 'electron', 'onnxruntime-node', 'better-sqlite3', 'sharp'], message: 'Bad layering: the renderer never imports node modules.' },
-            { group: ['**/core/api', '**/core/api.js', '**/core/api.ts'], allowTypeImports: true, message: 'Bad layering: import only types from core/api.ts (use `import type`).' },
+            {
+              group: [
+                'node:*',
+                'fs',
+                'path',
+                'electron',
+                'onnxruntime-node',
+                'better-sqlite3',
+                'sharp',
+              ],
+              message: 'Bad layering: the renderer never imports node modules.',
+            },
+            {
+              group: ['**/core/api', '**/core/api.js', '**/core/api.ts'],
+              allowTypeImports: true,
+              message: 'Bad layering: import only types from core/api.ts (use `import type`).',
+            },
           ],
         },
       ],

@@ -86,7 +86,8 @@ export class GraphBuilder {
   }
 
   private register(v: ValueInfo): Value {
-    if (this.values.has(v.name)) throw new Error(`value '${v.name}' is already defined in graph '${this.name}'`);
+    if (this.values.has(v.name))
+      throw new Error(`value '${v.name}' is already defined in graph '${this.name}'`);
     this.values.set(v.name, v);
     return v;
   }
@@ -109,7 +110,8 @@ export class GraphBuilder {
 
   output(value: Value, name?: string): Value {
     let v = value;
-    if (name && name !== value.name) v = this.node('Identity', [value], {}, { outputNames: [name] })[0];
+    if (name && name !== value.name)
+      v = this.node('Identity', [value], {}, { outputNames: [name] })[0];
     if (this.outputs.some((o) => o.name === v.name)) return v;
     this.outputs.push(v);
     return v;
@@ -143,7 +145,11 @@ export class GraphBuilder {
   }
 
   /** An inline constant; identical small constants are shared. */
-  constant(values: ArrayLike<number> | number, dtype: DType = 'float32', shape?: readonly number[]): Value {
+  constant(
+    values: ArrayLike<number> | number,
+    dtype: DType = 'float32',
+    shape?: readonly number[],
+  ): Value {
     const arr = typeof values === 'number' ? [values] : Array.from(values);
     const shp = shape ?? (typeof values === 'number' ? [] : [arr.length]);
     const key = `${dtype}|${shp.join(',')}|${arr.length <= 64 ? arr.join(',') : ''}`;
@@ -165,7 +171,12 @@ export class GraphBuilder {
   }
 
   /** Add a node; returns its outputs with inferred dtype/shape. `null` marks an omitted optional input. */
-  node(opType: string, inputs: readonly (Value | null)[], attrs: Attributes = {}, opts: NodeOptions = {}): Value[] {
+  node(
+    opType: string,
+    inputs: readonly (Value | null)[],
+    attrs: Attributes = {},
+    opts: NodeOptions = {},
+  ): Value[] {
     const nOutputs = opts.outputNames?.length ?? opts.outputs ?? 1;
     for (const v of inputs) {
       if (v && this.values.get(v.name) !== v && !this.values.has(v.name)) {
@@ -190,7 +201,9 @@ export class GraphBuilder {
     const nodeName = this.uniqueNodeName(opts.name ?? opType, opts.name !== undefined);
     const outs = inferred.slice(0, nOutputs).map((o, i) =>
       this.register({
-        name: opts.outputNames?.[i] ?? this.uniqueName(nOutputs === 1 ? `${opType}_out` : `${opType}_out${i}`),
+        name:
+          opts.outputNames?.[i] ??
+          this.uniqueName(nOutputs === 1 ? `${opType}_out` : `${opType}_out${i}`),
         dtype: o.dtype,
         shape: o.shape,
       }),
@@ -212,14 +225,24 @@ export class GraphBuilder {
    * Shape arithmetic (Shape → Gather/Concat → Reshape) is known at build time, up to symbolic dims:
    * record it so later Reshape/Expand targets infer real shapes instead of fresh symbols.
    */
-  private foldShapeValues(node: Node, inputs: readonly (Value | null)[], outs: readonly Value[]): void {
+  private foldShapeValues(
+    node: Node,
+    inputs: readonly (Value | null)[],
+    outs: readonly Value[],
+  ): void {
     if (outs.length !== 1) return;
-    const folded = foldShapeOp(node, inputs.map((v) => v ?? undefined), outs[0], (i) => {
-      const v = inputs[i];
-      return v ? (this.constValues.get(v.name) ?? this.dimValues.get(v.name)) : undefined;
-    });
+    const folded = foldShapeOp(
+      node,
+      inputs.map((v) => v ?? undefined),
+      outs[0],
+      (i) => {
+        const v = inputs[i];
+        return v ? (this.constValues.get(v.name) ?? this.dimValues.get(v.name)) : undefined;
+      },
+    );
     if (!folded) return;
-    if (folded.every((d) => typeof d === 'number')) this.constValues.set(outs[0].name, folded as number[]);
+    if (folded.every((d) => typeof d === 'number'))
+      this.constValues.set(outs[0].name, folded as number[]);
     else this.dimValues.set(outs[0].name, folded);
   }
 

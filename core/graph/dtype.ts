@@ -1,14 +1,6 @@
 // Tensor element types, named as in onnxruntime-node's Tensor `type` strings where possible.
 export type DType =
-  | 'float32'
-  | 'float16'
-  | 'bfloat16'
-  | 'float64'
-  | 'int64'
-  | 'int32'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+  'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
 
 export const DTYPES: readonly DType[] = Object.freeze([
   'float32',

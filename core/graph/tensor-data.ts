@@ -55,16 +55,13 @@ export function bfloat16BitsToFloat32(b: number): number {
 }
 
 export type NumericArray =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | Uint8Array
-  | Int8Array
-  | BigInt64Array
-  | Uint16Array;
+  Float32Array | Float64Array | Int32Array | Uint8Array | Int8Array | BigInt64Array | Uint16Array;
 
 /** Encode numbers as raw bytes of the given dtype. */
-export function encodeTensor(dtype: DType, values: ArrayLike<number> | ArrayLike<bigint>): Uint8Array {
+export function encodeTensor(
+  dtype: DType,
+  values: ArrayLike<number> | ArrayLike<bigint>,
+): Uint8Array {
   const n = values.length;
   const out = new Uint8Array(n * DTYPE_BYTES[dtype]);
   const view = new DataView(out.buffer);
@@ -150,7 +147,9 @@ export function tensorData(
   values: ArrayLike<number> | ArrayLike<bigint>,
 ): TensorData {
   if (values.length !== numel(shape)) {
-    throw new Error(`tensor of shape [${shape.join(', ')}] needs ${numel(shape)} values, got ${values.length}`);
+    throw new Error(
+      `tensor of shape [${shape.join(', ')}] needs ${numel(shape)} values, got ${values.length}`,
+    );
   }
   return { dtype, shape: [...shape], bytes: encodeTensor(dtype, values) };
 }

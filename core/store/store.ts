@@ -13,6 +13,13 @@ import { SettingsRepo } from './settings-repo.js';
 
 export const DB_FILE_NAME = 'lora-studio.db';
 
+/**
+ * better-sqlite3 is a V8 (not N-API) addon, so Node and Electron need different builds. `npm
+ * start` prepares an Electron build beside node_modules (scripts/electron-native.mjs) and names
+ * it here, leaving node_modules' Node build for the CLI and tests.
+ */
+export const SQLITE_BINDING_ENV = 'LORA_STUDIO_SQLITE_BINDING';
+
 export interface OpenDatabaseOptions {
   readonly?: boolean;
   /** How long a connection waits for another one's write lock before failing. */
@@ -22,7 +29,8 @@ export interface OpenDatabaseOptions {
 /** A connection with the app's pragmas, without migrating (tests and tools use this). */
 export function openDatabase(file: string, opts: OpenDatabaseOptions = {}): Db {
   const readonly = opts.readonly ?? false;
-  const db = new Database(file, { readonly, fileMustExist: readonly });
+  const nativeBinding = process.env[SQLITE_BINDING_ENV] || undefined;
+  const db = new Database(file, { readonly, fileMustExist: readonly, nativeBinding });
   try {
     db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
     if (!opts.readonly) {

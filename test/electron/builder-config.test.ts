@@ -142,3 +142,13 @@ describe('electron-builder.yml', () => {
     expect(png.readUInt32BE(20)).toBe(512); // IHDR height
   });
 });
+
+describe('electron version', () => {
+  it('electron-builder.yml names the electron version package.json pins', () => {
+    const raw = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      optionalDependencies: Record<string, string>;
+    };
+    const { electronVersion } = config as unknown as { electronVersion: string };
+    expect(electronVersion).toBe(raw.optionalDependencies.electron);
+  });
+});

@@ -12,7 +12,9 @@ describe('builder → writer → ORT', () => {
     const r = g.op('ReduceSum', [y, g.ints([1])], { keepdims: attr.int(0) });
     g.output(r, 'out');
     const s = await Session.create(g.build());
-    const res = await s.run({ x: { dtype: 'float32', shape: [2, 3], data: new Float32Array([1, 0, 0, 0, 1, 1]) } });
+    const res = await s.run({
+      x: { dtype: 'float32', shape: [2, 3], data: new Float32Array([1, 0, 0, 0, 1, 1]) },
+    });
     expect(Array.from(res.out.data as Float32Array)).toEqual([3, 18]);
   });
 });
