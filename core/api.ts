@@ -30,6 +30,20 @@ const paging = {
   limit: z.int().min(1).max(1000).default(200),
 };
 
+export const API_ERROR_CODES = [
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'method_not_allowed',
+  'conflict',
+  'payload_too_large',
+  'unsupported_media_type',
+  'internal',
+] as const;
+
+export const apiErrorSchema = z.object({ code: z.enum(API_ERROR_CODES), message: z.string() });
+
 export const EXECUTION_PROVIDERS = ['cuda', 'dml', 'webgpu', 'cpu'] as const;
 const executionProviderChoice = z.enum(['auto', ...EXECUTION_PROVIDERS]);
 
@@ -160,6 +174,15 @@ const artifactSchema = z.object({
 });
 
 export const SAMPLERS = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras'] as const;
+export type Sampler = (typeof SAMPLERS)[number];
+/** The names A1111 gives the samplers: what its infotext carries and what the UI shows. */
+export const SAMPLER_LABELS: Readonly<Record<Sampler, string>> = Object.freeze({
+  euler: 'Euler',
+  euler_a: 'Euler a',
+  ddim: 'DDIM',
+  dpmpp_2m: 'DPM++ 2M',
+  dpmpp_2m_karras: 'DPM++ 2M Karras',
+});
 
 export const generationParamsSchema = z.object({
   prompt: z.string(),
@@ -169,10 +192,16 @@ export const generationParamsSchema = z.object({
   cfgScale: z.number().min(0).max(50),
   width: z.int().positive(),
   height: z.int().positive(),
-  clipSkip: z.int().min(1).max(2).default(1),
+  // A1111 offers 1…12 (the CLIP text encoder's layer count).
+  clipSkip: z.int().min(1).max(12).default(1),
   loras: z
     .array(z.object({ path: z.string(), strength: z.number(), artifactId: id.optional() }))
     .default([]),
+  modelPath: z.string().optional(),
+  vaePath: z.string().optional(),
+  denoisingStrength: z.number().min(0).max(1).optional(),
+  /** The A1111 `parameters` text written into the PNG. */
+  infotext: z.string().optional(),
 });
 
 const generationSchema = z.object({
@@ -182,6 +211,131 @@ const generationSchema = z.object({
   seed: z.int().min(0),
   params: generationParamsSchema,
   createdAt: timestamp,
+});
+
+// Jobs: long work (generation now; training, caching, captioning later) queued in the core.
+export const JOB_KINDS = [
+  'import',
+  'caption',
+  'cache',
+  'train',
+  'export',
+  'generate',
+  'download',
+  'eval',
+] as const;
+export const JOB_STATUSES = ['queued', 'running', 'done', 'error', 'cancelled'] as const;
+
+const jobId = z.string().min(1).max(100);
+
+const jobSchema = z.object({
+  id: jobId,
+  kind: z.enum(JOB_KINDS),
+  label: z.string(),
+  status: z.enum(JOB_STATUSES),
+  /** 0…1, never decreasing; 1 once done. */
+  progress: z.number().min(0).max(1),
+  step: z.int().min(0).nullable(),
+  total: z.int().min(0).nullable(),
+  message: z.string().nullable(),
+  /** jobs.cancel was called while it ran; it stops at the next step. */
+  cancelRequested: z.boolean(),
+  error: apiErrorSchema.nullable(),
+  createdAt: timestamp,
+  startedAt: timestamp.nullable(),
+  finishedAt: timestamp.nullable(),
+  /** Rows a generate job wrote: all when done, those finished before a cancel otherwise. */
+  generationIds: z.array(id),
+});
+
+/** Image dimensions: SD works on 8× smaller latents. */
+const imageSide = z
+  .int()
+  .min(64)
+  .max(2048)
+  .refine((n) => n % 8 === 0, 'must be a multiple of 8');
+/** Bytes as base64 (a `data:…;base64,` prefix is accepted too). */
+const base64Bytes = z
+  .string()
+  .min(1)
+  .regex(/^(data:[\w/+.-]+;base64,)?[A-Za-z0-9+/\s]*={0,2}\s*$/, 'must be base64');
+
+const loraChoice = z
+  .strictObject({
+    /** A registered LoRA (models.add kind "lora")… */
+    modelId: id.optional(),
+    /** …or a .safetensors file on disk. */
+    path: absolutePath.optional(),
+    strength: z.number().min(-10).max(10).default(1),
+  })
+  .refine((l) => (l.modelId === undefined) !== (l.path === undefined), {
+    message: 'give modelId (a registered LoRA) or path, exactly one',
+  });
+
+/** generate.start: GenerateParams (core/generate/types.ts) minus outputDir, plus registry ids. */
+export const generateRequestSchema = z
+  .strictObject({
+    /** A registered checkpoint… */
+    modelId: id.optional(),
+    /** …or a checkpoint file / diffusers folder on disk. */
+    modelPath: absolutePath.optional(),
+    vaeId: id.optional(),
+    vaePath: absolutePath.optional(),
+    prompt: z.string().max(20_000),
+    negativePrompt: z.string().max(20_000).default(''),
+    sampler: z.enum(SAMPLERS).default('euler_a'),
+    steps: z.int().min(1).max(150).default(20),
+    cfgScale: z.number().min(0).max(30).default(7),
+    /** -1: a random seed (the one used is reported with each image). */
+    seed: z.int().min(-1).max(0xffff_ffff).default(-1),
+    width: imageSide.default(512),
+    height: imageSide.default(512),
+    batchCount: z.int().min(1).max(100).default(1),
+    batchSize: z.int().min(1).max(8).default(1),
+    clipSkip: z.int().min(1).max(12).default(1),
+    loras: z.array(loraChoice).max(16).default([]),
+    /** img2img: PNG or JPEG bytes. */
+    initImage: base64Bytes.optional(),
+    denoisingStrength: z.number().min(0).max(1).optional(),
+    /** Default: the executionProvider setting. */
+    ep: executionProviderChoice.optional(),
+    saveLatents: z.boolean().default(false),
+    /** Attach a preview to every Nth progress event (0: none). */
+    previewEvery: z.int().min(0).max(1000).default(1),
+  })
+  .refine((r) => (r.modelId === undefined) !== (r.modelPath === undefined), {
+    message: 'give modelId (a registered checkpoint) or modelPath, exactly one',
+    path: ['modelId'],
+  })
+  .refine((r) => r.vaeId === undefined || r.vaePath === undefined, {
+    message: 'give vaeId or vaePath, not both',
+    path: ['vaeId'],
+  })
+  .refine((r) => r.denoisingStrength === undefined || r.initImage !== undefined, {
+    message: 'denoisingStrength needs an initImage (img2img)',
+    path: ['denoisingStrength'],
+  });
+
+/** What infotext.parse reads out of an A1111 `parameters` text. */
+const parsedInfotextSchema = z.object({
+  prompt: z.string(),
+  negativePrompt: z.string(),
+  /** Ours when we have that sampler; `samplerName` keeps what the text said. */
+  sampler: z.enum(SAMPLERS).optional(),
+  samplerName: z.string().optional(),
+  steps: z.int().optional(),
+  cfgScale: z.number().optional(),
+  seed: z.int().optional(),
+  width: z.int().optional(),
+  height: z.int().optional(),
+  clipSkip: z.int(),
+  model: z.string().optional(),
+  modelHash: z.string().optional(),
+  vae: z.string().optional(),
+  denoisingStrength: z.number().optional(),
+  loraHashes: z.array(z.object({ name: z.string(), hash: z.string() })),
+  /** Every other key, as text. */
+  extra: z.record(z.string(), z.string()),
 });
 
 export const settingsSchema = z.object({
@@ -304,13 +458,57 @@ export const apiMethods = {
     z.strictObject({ modelId: id.optional(), ...paging }),
     z.object({ items: z.array(generationSchema), total: z.int().min(0) }),
   ),
-  'generations.get': method(byId, generationSchema),
+  /** `withImage` adds the PNG as base64 (for clients without the HTTP file route). */
+  'generations.get': method(
+    z.strictObject({ id, withImage: z.boolean().default(false) }),
+    generationSchema.extend({ image: z.string().optional() }),
+  ),
   /** `deleteFile` removes the image too, but only when it lies inside the data dir. */
   'generations.remove': method(
     z.strictObject({ id, deleteFile: z.boolean().default(false) }),
     z.object({ id, fileDeleted: z.boolean() }),
   ),
+
+  /**
+   * Queues a txt2img/img2img job (one runs at a time); progress comes as events with its
+   * jobId, and each image becomes a generations row.
+   */
+  'generate.start': method(generateRequestSchema, z.object({ jobId })),
+  /** Reads an A1111 PNG's `parameters` text (PNG bytes as base64), or a pasted text. */
+  'infotext.parse': method(
+    z
+      .strictObject({ png: base64Bytes.optional(), text: z.string().max(100_000).optional() })
+      .refine((v) => (v.png === undefined) !== (v.text === undefined), {
+        message: 'give png (base64) or text, exactly one',
+      }),
+    z.object({ infotext: z.string(), params: parsedInfotextSchema }),
+  ),
+
+  'jobs.list': method(
+    z.strictObject({ kind: z.enum(JOB_KINDS).optional(), status: z.enum(JOB_STATUSES).optional() }),
+    z.array(jobSchema),
+  ),
+  /** For polling clients: the job, its latest preview and, once done, its rows. */
+  'jobs.get': method(
+    z.strictObject({ jobId }),
+    jobSchema.extend({
+      /** `data:image/png;base64,…` of the latest preview, if any. */
+      preview: z.string().nullable(),
+      generations: z.array(generationSchema),
+    }),
+  ),
+  /** A queued job is dropped at once; a running one stops at its next step. */
+  'jobs.cancel': method(z.strictObject({ jobId }), jobSchema),
 } as const;
+
+/**
+ * Methods whose input may carry image bytes (base64): serve mode accepts larger bodies for
+ * them than for the rest.
+ */
+export const IMAGE_INPUT_METHODS: readonly ApiMethodName[] = Object.freeze([
+  'generate.start',
+  'infotext.parse',
+]);
 
 export type ApiMethods = typeof apiMethods;
 export type ApiMethodName = keyof ApiMethods;
@@ -339,6 +537,10 @@ export type TrainingConfig = z.output<typeof trainingConfigSchema>;
 export type Artifact = z.output<typeof artifactSchema>;
 export type Generation = z.output<typeof generationSchema>;
 export type GenerationParams = z.output<typeof generationParamsSchema>;
+export type GenerateRequest = z.input<typeof generateRequestSchema>;
+export type ParsedInfotext = z.output<typeof parsedInfotextSchema>;
+export type Job = z.output<typeof jobSchema>;
+export type JobStatus = Job['status'];
 export type Settings = z.output<typeof settingsSchema>;
 export type SystemInfo = z.output<typeof systemInfoSchema>;
 export type ExecutionProviderInfo = z.output<typeof providerSchema>;
@@ -346,17 +548,6 @@ export type ExecutionProviderInfo = z.output<typeof providerSchema>;
 // ---------------------------------------------------------------------------------------
 // Errors
 
-export const API_ERROR_CODES = [
-  'bad_request',
-  'unauthorized',
-  'forbidden',
-  'not_found',
-  'method_not_allowed',
-  'conflict',
-  'payload_too_large',
-  'unsupported_media_type',
-  'internal',
-] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
 /** The HTTP status each code travels with in serve mode. */
@@ -378,24 +569,12 @@ export interface ApiError {
   message: string;
 }
 
-export const apiErrorSchema = z.object({ code: z.enum(API_ERROR_CODES), message: z.string() });
-
 export type ApiResponse<M extends ApiMethodName> =
   { ok: true; result: ApiOutput<M> } | { ok: false; error: ApiError };
 
 // ---------------------------------------------------------------------------------------
 // Events (pushed by the core: job progress, logs, store changes)
 
-export const JOB_KINDS = [
-  'import',
-  'caption',
-  'cache',
-  'train',
-  'export',
-  'generate',
-  'download',
-  'eval',
-] as const;
 export const STORE_ENTITIES = [
   'settings',
   'models',
@@ -421,6 +600,8 @@ export const apiEventSchema = z.discriminatedUnion('status', [
     step: z.int().min(0).optional(),
     total: z.int().min(0).optional(),
     loss: z.number().optional(),
+    /** An intermediate image: `data:image/png;base64,…`. */
+    preview: z.string().optional(),
   }),
   z.object({ status: z.literal('done'), ...job, result: z.unknown().optional() }),
   z.object({ status: z.literal('error'), ...job, error: apiErrorSchema }),

@@ -2,7 +2,13 @@
 // file under core/cli/; adding one is that file plus one `addCommand` line here.
 import { Command } from 'commander';
 import { appVersion } from './service/index.js';
-import { infoCommand, serveCommand } from './cli/index.js';
+import {
+  evalCommand,
+  generateCommand,
+  infoCommand,
+  loraCommand,
+  serveCommand,
+} from './cli/index.js';
 
 export function buildProgram(): Command {
   return new Command('lora-studio')
@@ -10,7 +16,10 @@ export function buildProgram(): Command {
     .version(appVersion(), '-v, --version')
     .showHelpAfterError()
     .addCommand(serveCommand())
-    .addCommand(infoCommand());
+    .addCommand(infoCommand())
+    .addCommand(evalCommand())
+    .addCommand(loraCommand())
+    .addCommand(generateCommand());
 }
 
 export async function runCli(argv: readonly string[] = process.argv): Promise<void> {

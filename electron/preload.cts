@@ -38,6 +38,11 @@ const API_METHODS: readonly string[] = Object.freeze([
   'generations.list',
   'generations.get',
   'generations.remove',
+  'generate.start',
+  'infotext.parse',
+  'jobs.list',
+  'jobs.get',
+  'jobs.cancel',
 ]);
 
 const API_CHANNEL_PREFIX = 'api:';

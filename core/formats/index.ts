@@ -4,3 +4,5 @@ export * from './safetensors.js';
 export * from './safetensors-writer.js';
 export * from './dtype-convert.js';
 export * from './checkpoint/index.js';
+export * from './png-text.js';
+export * from './lora/index.js';

@@ -6,3 +6,6 @@ export * from './clip/index.js';
 export * from './unet/index.js';
 export * from './vae/index.js';
 export * from './tokenizer/index.js';
+export * from './load/index.js';
+export * from './lora/index.js';
+export * from './eval/index.js';

@@ -148,21 +148,50 @@ export interface FallbackResult<T> {
 }
 
 /** Try each candidate in order; the first that starts wins, the failures are recorded. */
+/**
+ * EPs whose *device* could not start in this process (no WebGPU adapter, CUDA libraries missing,
+ * no D3D12 device). Such a failure does not depend on the graph, so `auto` skips the EP for the
+ * rest of the process instead of paying the failed start again on every session.
+ */
+const unavailableDevices = new Map<ExecutionProviderName, string>();
+
+const DEVICE_FAILURE_PATTERNS: readonly RegExp[] = [
+  /Failed to get a WebGPU adapter/i,
+  /No supported adapters/i,
+  /Failed to load library.*providers_(cuda|tensorrt)/i,
+  /CUDA driver version is insufficient|no CUDA-capable device/i,
+  /DXGI_ERROR|D3D12CreateDevice/i,
+];
+
+export function isDeviceUnavailableError(message: string): boolean {
+  return DEVICE_FAILURE_PATTERNS.some((re) => re.test(message));
+}
+
+/** Forget remembered device failures (tests; or after the user installs a driver). */
+export function resetUnavailableDevices(): void {
+  unavailableDevices.clear();
+}
+
 export async function createWithFallback<T>(
   plan: EpPlan,
   attempt: (ep: ExecutionProviderName) => Promise<T>,
 ): Promise<FallbackResult<T>> {
   const skipped: EpSkip[] = [...plan.skipped];
+  const single = plan.candidates.length === 1;
   for (const ep of plan.candidates) {
+    const known = unavailableDevices.get(ep);
+    if (known && !single) {
+      skipped.push({ ep, reason: `device unavailable (remembered): ${known}` });
+      continue;
+    }
     try {
       return { value: await attempt(ep), ep, skipped };
     } catch (e) {
+      const first = (e as Error).message.split('\n')[0];
+      if (isDeviceUnavailableError((e as Error).message)) unavailableDevices.set(ep, first);
       // One EP asked for: its own error says it best.
-      if (plan.candidates.length === 1) throw e;
-      skipped.push({
-        ep,
-        reason: `session creation failed: ${(e as Error).message.split('\n')[0]}`,
-      });
+      if (single) throw e;
+      skipped.push({ ep, reason: `session creation failed: ${first}` });
     }
   }
   throw new Error(

@@ -28,6 +28,8 @@ export {
   assertExecutionProviderChoice,
   buildSessionOptions,
   createWithFallback,
+  isDeviceUnavailableError,
+  resetUnavailableDevices,
   resolveExecutionProviders,
   type EpPlan,
   type EpSessionOptions,

@@ -2,13 +2,20 @@
 //   POST /api/<method>     JSON input, `Authorization: Bearer <token>` → { ok, result | error }
 //   GET  /events?token=…   WebSocket; one ApiEvent JSON per message
 //   GET  /, /assets/…      dist/renderer; `/?token=…` sets an HttpOnly session cookie
+//   GET  /files/generations/<id>.png   a generated image (cookie or bearer token)
 // Every request must carry a loopback Host (DNS-rebinding guard) and no foreign Origin.
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { API_ERROR_HTTP_STATUS, type ApiError, type ApiEvent } from '../api.js';
+import {
+  API_ERROR_HTTP_STATUS,
+  IMAGE_INPUT_METHODS,
+  type ApiError,
+  type ApiEvent,
+  type ApiMethodName,
+} from '../api.js';
 import { packageRoot, type ApiService } from '../service/index.js';
 import {
   LOOPBACK_HOST,
@@ -24,8 +31,13 @@ import {
 import { hasRenderer, resolveStaticPath, sendFile } from './static-files.js';
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+/** For methods that carry image bytes as base64 (IMAGE_INPUT_METHODS). */
+export const DEFAULT_IMAGE_BODY_LIMIT_BYTES = 48 * 1024 * 1024;
 export const API_PREFIX = '/api/';
 export const EVENTS_PATH = '/events';
+export const FILES_PREFIX = '/files/';
+// The only file URLs there are: an id, nothing a path could be smuggled through.
+const GENERATION_FILE_RE = /^\/files\/generations\/([1-9][0-9]{0,14})\.png$/;
 
 export interface ServeOptions {
   service: ApiService;
@@ -36,6 +48,8 @@ export interface ServeOptions {
   /** Folder with the built renderer (index.html); default `<repo>/dist/renderer`. */
   rendererDir?: string;
   bodyLimitBytes?: number;
+  /** Body limit of the methods in IMAGE_INPUT_METHODS. */
+  imageBodyLimitBytes?: number;
 }
 
 export interface RunningServer {
@@ -145,6 +159,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     opts.rendererDir ?? path.join(packageRoot(), 'dist', 'renderer'),
   );
   const bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const imageBodyLimit = opts.imageBodyLimitBytes ?? DEFAULT_IMAGE_BODY_LIMIT_BYTES;
   let port = 0; // known once listening; every check below runs after that
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, pathname: string) {
@@ -173,10 +188,44 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     } catch {
       throw new HttpError({ code: 'bad_request', message: `bad method name in ${pathname}` });
     }
-    const input = parseJsonBody(await readBody(req, bodyLimit));
+    const limit = IMAGE_INPUT_METHODS.includes(method as ApiMethodName)
+      ? imageBodyLimit
+      : bodyLimit;
+    const input = parseJsonBody(await readBody(req, limit));
     const outcome = await service.dispatch(method, input);
     if (outcome.ok) sendJson(res, 200, outcome);
     else sendError(res, outcome.error);
+  }
+
+  /** Generated images, by generations row id; the row (not the URL) says which file. */
+  async function handleFile(req: IncomingMessage, res: ServerResponse, rawPath: string) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new HttpError(
+        { code: 'method_not_allowed', message: `${req.method} ${rawPath}: use GET` },
+        { Allow: 'GET, HEAD' },
+      );
+    }
+    const given = bearerToken(req) ?? readCookie(req, cookieName(port));
+    if (!tokenMatches(token, given)) {
+      throw new HttpError({
+        code: 'unauthorized',
+        message: 'missing or wrong token: open the page with ?token=… or send a bearer token',
+      });
+    }
+    const match = GENERATION_FILE_RE.exec(rawPath);
+    const file = match ? await service.generationImagePath(Number(match[1])) : null;
+    if (!file) {
+      throw new HttpError({
+        code: 'not_found',
+        message: match
+          ? `no image for generation #${match[1]} (no such row, or its file is gone)`
+          : `${rawPath}: not found (valid: /files/generations/<id>.png)`,
+      });
+    }
+    sendFile(res, file, req.method === 'HEAD', {
+      'Cache-Control': 'no-cache',
+      'Content-Security-Policy': "default-src 'none'; sandbox",
+    });
   }
 
   function handlePage(req: IncomingMessage, res: ServerResponse, url: URL, rawPath: string) {
@@ -225,6 +274,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       if (refused) throw new HttpError({ code: 'forbidden', message: refused });
       const url = new URL(rawUrl, `http://${LOOPBACK_HOST}:${port}`);
       if (rawPath.startsWith(API_PREFIX)) await handleApi(req, res, rawPath);
+      else if (rawPath.startsWith(FILES_PREFIX)) await handleFile(req, res, rawPath);
       else if (rawPath === EVENTS_PATH) {
         throw new HttpError({
           code: 'bad_request',

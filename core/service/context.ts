@@ -1,6 +1,8 @@
 // What every handler receives, and the typed shape of the handler table.
 import type { ApiEvent, ApiMethodName, ApiOutput, ApiParsedInput, StoreEntity } from '../api.js';
 import type { Store } from '../store/index.js';
+import type { GenerateFn } from './generation-job.js';
+import type { JobRunner } from './jobs.js';
 
 export interface ServiceContext {
   readonly store: Store;
@@ -10,6 +12,10 @@ export interface ServiceContext {
   emit(event: ApiEvent): void;
   /** Tells every UI that rows of `entity` changed, so it refetches. */
   changed(entity: StoreEntity, ids: number[]): void;
+  /** The queue of long work (one job at a time). */
+  readonly jobs: JobRunner;
+  /** The image pipeline (a dependency, so tests and other hosts can supply their own). */
+  readonly generate: GenerateFn;
 }
 
 export type Handler<M extends ApiMethodName> = (

@@ -4,3 +4,7 @@ export { ServiceError, toApiError, formatZodError } from './errors.js';
 export { collectSystemInfo } from './system-info.js';
 export type { SystemInfoOptions } from './system-info.js';
 export { appVersion, packageRoot } from './package-info.js';
+export { JobRunner, jobError } from './jobs.js';
+export type { JobSpec, JobHandle, JobOutcome, JobProgressUpdate, JobDetails } from './jobs.js';
+export type { GenerateFn } from './generation-job.js';
+export { samplerFromA1111, parseInfotextForApi } from './generate-handlers.js';

@@ -17,9 +17,12 @@ import { ServiceError, formatZodError, toApiError } from './errors.js';
 import { appVersion } from './package-info.js';
 import { libraryHandlers } from './library-handlers.js';
 import { trainingHandlers } from './training-handlers.js';
+import { generateHandlers, generationImageFile } from './generate-handlers.js';
+import { JobRunner } from './jobs.js';
+import { createDefaultGenerate, type GenerateFn } from './default-generate.js';
 import type { Handler, Handlers, ServiceContext } from './context.js';
 
-const handlers: Handlers = { ...libraryHandlers, ...trainingHandlers };
+const handlers: Handlers = { ...libraryHandlers, ...trainingHandlers, ...generateHandlers };
 
 export interface ApiServiceOptions {
   dataDir: string;
@@ -27,6 +30,8 @@ export interface ApiServiceOptions {
   store?: Store;
   appVersion?: string;
   electronVersion?: string | null;
+  /** The image pipeline; default: core/generate on a lazily created engine. */
+  generate?: GenerateFn;
 }
 
 export type DispatchResult = { ok: true; result: unknown } | { ok: false; error: ApiError };
@@ -38,7 +43,9 @@ export interface ApiService extends Api {
   /** Runs `method` on untrusted input; never throws (failures come back as ApiError). */
   dispatch(method: string, input: unknown): Promise<DispatchResult>;
   emit(event: ApiEvent): void;
-  /** Closes the store if the service opened it. */
+  /** The PNG of a generations row (for serve mode's file route), or null if it is gone. */
+  generationImagePath(id: number): Promise<string | null>;
+  /** Cancels jobs, releases the engine; closes the store if the service opened it. */
   close(): void;
 }
 
@@ -58,8 +65,15 @@ export function createApiService(opts: ApiServiceOptions): ApiService {
     }
   };
 
+  const jobs = new JobRunner({ emit });
+  const pipeline = opts.generate
+    ? { generate: opts.generate, dispose() {} }
+    : createDefaultGenerate(opts.dataDir);
+
   const ctx: ServiceContext = {
     store,
+    jobs,
+    generate: pipeline.generate,
     dataDir: opts.dataDir,
     appVersion: version,
     electronVersion: opts.electronVersion ?? null,
@@ -124,7 +138,11 @@ export function createApiService(opts: ApiServiceOptions): ApiService {
 
     emit,
 
+    generationImagePath: (id) => generationImageFile(store, id),
+
     close() {
+      jobs.close();
+      pipeline.dispose();
       listeners.clear();
       if (ownsStore) store.close();
     },

@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { badRequest, conflict, notFound } from './errors.js';
+import { generationImageBase64 } from './generate-handlers.js';
 import type { Handlers, ServiceContext } from './context.js';
 
 type TrainingMethods =
@@ -80,10 +81,11 @@ export const trainingHandlers: Pick<Handlers, TrainingMethods> = {
 
   'generations.list': (input, ctx) => ctx.store.generations.list(input),
 
-  'generations.get': (input, ctx) => {
+  'generations.get': async (input, ctx) => {
     const generation = ctx.store.generations.get(input.id);
     if (!generation) throw notFound(`generation #${input.id} does not exist`);
-    return generation;
+    if (!input.withImage) return generation;
+    return { ...generation, image: await generationImageBase64(generation) };
   },
 
   'generations.remove': async (input, ctx) => {

@@ -141,7 +141,7 @@ describe('renderer shell in Chromium (serve mode)', () => {
     await page.getByTestId('nav-generate').click();
     await page
       .getByTestId('generate-empty')
-      .getByText(/not in this version yet/)
+      .getByText(/Add a checkpoint to generate images/)
       .waitFor();
     await page
       .getByTestId('generate-checkpoints')

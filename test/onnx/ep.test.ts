@@ -4,6 +4,8 @@ import {
   buildSessionOptions,
   createWithFallback,
   EXECUTION_PROVIDERS,
+  isDeviceUnavailableError,
+  resetUnavailableDevices,
   listProviders,
   resolveExecutionProviders,
   Session,
@@ -129,6 +131,29 @@ describe('creation with fallback', () => {
       ],
     });
     expect(tried).toEqual(['cuda', 'webgpu', 'cpu']);
+  });
+
+  it('remembers a device that cannot start, so auto does not pay for it again', async () => {
+    resetUnavailableDevices();
+    const tried: string[] = [];
+    const attempt = async (ep: string) => {
+      tried.push(ep);
+      if (ep === 'webgpu') throw new Error('Failed to get a WebGPU adapter: No supported adapters');
+      if (ep === 'cuda') throw new Error('graph-specific failure: missing kernel');
+      return ep;
+    };
+    const plan = { candidates: ['cuda', 'webgpu', 'cpu'] as const, skipped: [] };
+    await createWithFallback({ ...plan, candidates: [...plan.candidates] }, attempt);
+    const second = await createWithFallback({ ...plan, candidates: [...plan.candidates] }, attempt);
+    // cuda failed for a graph-specific reason: tried again; webgpu's device failure: skipped.
+    expect(tried).toEqual(['cuda', 'webgpu', 'cpu', 'cuda', 'cpu']);
+    expect(second.skipped.find((s) => s.ep === 'webgpu')?.reason).toMatch(/device unavailable/);
+    // Asking for that EP alone still tries it, so its own error reaches the user.
+    await expect(
+      createWithFallback({ candidates: ['webgpu'], skipped: [] }, attempt),
+    ).rejects.toThrow(/WebGPU adapter/);
+    expect(isDeviceUnavailableError('missing kernel for op Foo')).toBe(false);
+    resetUnavailableDevices();
   });
 
   it('fails listing every reason when nothing starts', async () => {

@@ -13,9 +13,24 @@ import {
   type ApiOutput,
 } from '../../core/api.js';
 import { startHarness, type Harness } from './harness.js';
+import { fakeGenerate } from '../service/fake-generate.js';
+
+const TINY_SD = path.resolve('test/fixtures/tiny_sd');
+// Jobs whose prompt says "hold" wait at their first step until the test ends.
+const pipeline = fakeGenerate({ holdAtTick: 1, holdIf: (p) => p.prompt === 'hold' });
+
+async function startJob(h: Harness, prompt: string) {
+  return h.service.call('generate.start', {
+    modelPath: TINY_SD,
+    prompt,
+    steps: 2,
+    width: 64,
+    height: 64,
+  });
+}
 
 interface Case<M extends ApiMethodName> {
-  input(h: Harness): ApiInput<M>;
+  input(h: Harness): ApiInput<M> | Promise<ApiInput<M>>;
   check(out: ApiOutput<M>, h: Harness): void | Promise<void>;
 }
 
@@ -208,6 +223,57 @@ const cases: { [M in ApiMethodName]: Case<M> } = {
     input: (h) => ({ id: seedGeneration(h).id }),
     check: (out) => expect(out).toMatchObject({ seed: 7, params: { prompt: 'a cat' } }),
   },
+  'generate.start': {
+    input: () => ({ modelPath: TINY_SD, prompt: 'a fox', steps: 2, width: 64, height: 64 }),
+    check: async (out, h) => {
+      expect(out.jobId).toMatch(/^generate-/);
+      const done = await waitForJob(h, out.jobId);
+      expect(done).toMatchObject({ status: 'done', progress: 1 });
+      expect(done.generations[0].params).toMatchObject({ prompt: 'a fox', width: 64 });
+    },
+  },
+  'infotext.parse': {
+    input: () => ({
+      text: 'a fox\nNegative prompt: blur\nSteps: 9, Sampler: DDIM, CFG scale: 5, Seed: 3',
+    }),
+    check: (out) =>
+      expect(out.params).toMatchObject({
+        prompt: 'a fox',
+        negativePrompt: 'blur',
+        sampler: 'ddim',
+        steps: 9,
+        cfgScale: 5,
+        seed: 3,
+      }),
+  },
+  'jobs.list': {
+    input: async (h) => {
+      await startJob(h, 'listed');
+      return { kind: 'generate' };
+    },
+    check: (out) => expect(out.map((j) => j.label)).toContain('Generate 1 image: listed'),
+  },
+  'jobs.get': {
+    input: async (h) => {
+      const { jobId } = await startJob(h, 'polled');
+      await waitForJob(h, jobId);
+      return { jobId };
+    },
+    check: (out) => {
+      expect(out).toMatchObject({ status: 'done', progress: 1, step: 2, total: 2 });
+      expect(out.generations).toHaveLength(1);
+      expect(out.generationIds).toEqual([out.generations[0].id]);
+    },
+  },
+  'jobs.cancel': {
+    input: async (h) => ({ jobId: (await startJob(h, 'hold')).jobId }),
+    check: async (out, h) => {
+      // A queued job is dropped at once; a running one is asked to stop.
+      expect(out.status === 'cancelled' || out.cancelRequested).toBe(true);
+      const settled = await waitForJob(h, out.id);
+      expect(settled.status).toBe('cancelled');
+    },
+  },
   'generations.remove': {
     input: (h) => ({ id: seedGeneration(h).id, deleteFile: true }),
     check: (out, h) => {
@@ -217,12 +283,24 @@ const cases: { [M in ApiMethodName]: Case<M> } = {
   },
 };
 
+async function waitForJob(h: Harness, jobId: string) {
+  for (;;) {
+    const job = await h.service.call('jobs.get', { jobId });
+    if (['done', 'error', 'cancelled'].includes(job.status)) return job;
+    if (job.status === 'running' && job.cancelRequested) pipeline.release();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe('contract over HTTP', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness({ generate: pipeline.fn });
   });
-  afterAll(() => h.close());
+  afterAll(async () => {
+    await h.close();
+    pipeline.release();
+  });
 
   it('has a round-trip case for every method', () => {
     expect(Object.keys(cases).sort()).toEqual([...API_METHOD_NAMES].sort());
@@ -231,7 +309,7 @@ describe('contract over HTTP', () => {
   for (const method of API_METHOD_NAMES) {
     it(`${method} round-trips`, async () => {
       const c = cases[method] as Case<ApiMethodName>;
-      const res = await h.api(method, c.input(h));
+      const res = await h.api(method, await c.input(h));
       const body = res.json() as { ok: boolean; result: unknown };
       expect(res.status, res.text).toBe(200);
       expect(res.headers['content-type']).toMatch(/^application\/json/);

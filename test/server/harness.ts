@@ -3,7 +3,11 @@
 import http from 'node:http';
 import path from 'node:path';
 import fs from 'node:fs';
-import { createApiService, type ApiService } from '../../core/service/index.js';
+import {
+  createApiService,
+  type ApiService,
+  type ApiServiceOptions,
+} from '../../core/service/index.js';
 import { startServer, type RunningServer } from '../../core/server/index.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
@@ -61,9 +65,11 @@ export function rawRequest(port: number, req: RawRequest): Promise<RawResponse> 
   });
 }
 
-export async function startHarness(opts: { rendererDir?: string } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: { rendererDir?: string; generate?: ApiServiceOptions['generate'] } = {},
+): Promise<Harness> {
   const dir = makeTempDir();
-  const service = createApiService({ dataDir: dir });
+  const service = createApiService({ dataDir: dir, generate: opts.generate });
   const rendererDir = opts.rendererDir ?? path.join(dir, 'no-renderer');
   const server = await startServer({ service, port: 0, rendererDir });
   return {

@@ -1,0 +1,208 @@
+// One LoRA training run's engine: the training-step session and the AdamW session, with the
+// LoRA parameters, their gradients and the optimizer state kept as device tensors between steps
+// (ORT values fed from one run into the next; on a GPU EP with preferredOutputLocation they
+// never come back to the host). Per step the host reads two scalars (loss, overflow) and the
+// gradient norm. Dynamic loss scaling follows torch.cuda.amp.GradScaler: on overflow the step is
+// skipped and the scale halved; after `growthInterval` clean steps it doubles.
+import { DeviceTensor, Session, type HostTensor, type SessionOptions } from '../onnx/index.js';
+import { packLoraParams, unpackLoraParams, type LoraParamValues } from './lora-params.js';
+import { learningRateAt, type LrScheduleOptions } from './lr-schedule.js';
+import {
+  ADAMW_IO,
+  adamwScalarFeeds,
+  buildAdamWGraph,
+  resolveAdamW,
+  type AdamWOptions,
+  type ResolvedAdamW,
+} from './optimizer/adamw.js';
+import { STEP_IO, type LoraTrainGraph } from './step-graph.js';
+
+export interface LossScaleOptions {
+  /** Start value (GradScaler: 2^16). Use 1 and growthInterval 0 for fp32 (no scaling). */
+  init?: number;
+  /** Clean steps before the scale doubles (GradScaler: 2000); 0 keeps it fixed. */
+  growthInterval?: number;
+}
+
+/** GradScaler's schedule: ×0.5 on overflow, ×2 after `growthInterval` clean steps. */
+export class DynamicLossScale {
+  private clean = 0;
+  value: number;
+  readonly growthInterval: number;
+
+  constructor(o: LossScaleOptions = {}) {
+    this.value = o.init ?? 2 ** 16;
+    this.growthInterval = o.growthInterval ?? 2000;
+    if (!(this.value > 0 && Number.isFinite(this.value)))
+      throw new Error(`loss scale must be a finite number > 0, got ${this.value}`);
+  }
+
+  /** Record a step's overflow flag; returns whether the optimizer step should run. */
+  update(overflow: boolean): boolean {
+    if (overflow) {
+      this.value = Math.max(this.value / 2, 2 ** -24);
+      this.clean = 0;
+      return false;
+    }
+    if (this.growthInterval > 0 && ++this.clean >= this.growthInterval) {
+      this.value *= 2;
+      this.clean = 0;
+    }
+    return true;
+  }
+}
+
+export interface LoraTrainerOptions {
+  optimizer?: AdamWOptions;
+  schedule: LrScheduleOptions;
+  /** Default: fixed 1 for a float32 graph, dynamic from 2^16 otherwise. */
+  lossScale?: LossScaleOptions;
+  /** Options of both sessions (EP, cache, …). */
+  session?: SessionOptions;
+}
+
+export interface StepResult {
+  /** 0-based index of this step. */
+  readonly step: number;
+  readonly loss: number;
+  /** Global gradient norm before clipping (NaN when the step was skipped). */
+  readonly gradNorm: number;
+  readonly lr: number;
+  /** True when the gradients overflowed and no update was made. */
+  readonly skipped: boolean;
+  readonly lossScale: number;
+}
+
+const scalarF32 = (v: number): HostTensor => ({
+  dtype: 'float32',
+  shape: [],
+  data: Float32Array.of(v),
+});
+
+/**
+ * The optimizer session's options: the step's, minus its in-memory weights (the AdamW graph has
+ * none) and with its own cache key — a shared caller key would hand it the step's cached model.
+ */
+function optimizerSessionOptions(o: LoraTrainerOptions): SessionOptions | undefined {
+  if (!o.session) return undefined;
+  const { cache, externalData: _weights, ...rest } = o.session;
+  if (cache === undefined) return rest;
+  const c = typeof cache === 'string' ? { dir: cache } : cache;
+  return {
+    ...rest,
+    cache: {
+      dir: c.dir,
+      ...(c.key === undefined ? {} : { key: `${c.key}#adamw` }),
+    },
+  };
+}
+
+/** The optimizer state a trainer keeps: the flat parameters and AdamW's m and v. */
+const P = STEP_IO.params;
+
+export class LoraTrainer {
+  private state: { param: DeviceTensor; m: DeviceTensor; v: DeviceTensor };
+  private stepIndex = 0;
+  private updates = 0;
+
+  private constructor(
+    readonly graph: LoraTrainGraph,
+    private readonly stepSession: Session,
+    private readonly optSession: Session,
+    private readonly adamw: ResolvedAdamW,
+    private readonly schedule: LrScheduleOptions,
+    readonly lossScale: DynamicLossScale,
+    init: Float32Array,
+  ) {
+    const t = (data: Float32Array) =>
+      DeviceTensor.fromHost({ dtype: 'float32', shape: [data.length], data }, P);
+    this.state = {
+      param: t(init),
+      m: t(new Float32Array(init.length)),
+      v: t(new Float32Array(init.length)),
+    };
+  }
+
+  /** Sessions for a built training graph, starting from `init` (e.g. initLoraParams). */
+  static async create(
+    graph: LoraTrainGraph,
+    init: LoraParamValues,
+    o: LoraTrainerOptions,
+  ): Promise<LoraTrainer> {
+    const flat = packLoraParams(graph.layout, init);
+    const adamw = resolveAdamW(o.optimizer);
+    const stepSession = await Session.create(graph.graph, o.session);
+    let optSession: Session;
+    try {
+      optSession = await Session.create(
+        buildAdamWGraph([{ name: P, shape: [graph.layout.numel] }], adamw),
+        optimizerSessionOptions(o),
+      );
+    } catch (e) {
+      await stepSession.release();
+      throw e;
+    }
+    const fp32 = graph.computeDType === 'float32';
+    const scale = new DynamicLossScale(o.lossScale ?? (fp32 ? { init: 1, growthInterval: 0 } : {}));
+    return new LoraTrainer(graph, stepSession, optSession, adamw, o.schedule, scale, flat);
+  }
+
+  get stepCount(): number {
+    return this.stepIndex;
+  }
+
+  /**
+   * One step on a batch (the step graph's data inputs: latents, noise, timesteps,
+   * encoder_hidden_states — or the loss graph's sample, timestep, target, …).
+   */
+  async step(batch: Readonly<Record<string, HostTensor | DeviceTensor>>): Promise<StepResult> {
+    const step = this.stepIndex++;
+    const lr = learningRateAt(this.schedule, step);
+    const out = await this.stepSession.runRaw({
+      ...batch,
+      [STEP_IO.lossScale]: scalarF32(this.lossScale.value),
+      [P]: this.state.param,
+    });
+    try {
+      const loss = ((await out[STEP_IO.loss].toHost()).data as Float32Array)[0];
+      const overflow = (await out[STEP_IO.overflow].toHost()).data[0] !== 0;
+      const scaleUsed = this.lossScale.value;
+      if (!this.lossScale.update(overflow))
+        return { step, loss, gradNorm: NaN, lr, skipped: true, lossScale: scaleUsed };
+      const next = await this.optSession.runRaw({
+        [ADAMW_IO.param(P)]: this.state.param,
+        [ADAMW_IO.m(P)]: this.state.m,
+        [ADAMW_IO.v(P)]: this.state.v,
+        [ADAMW_IO.grad(P)]: out[STEP_IO.grad],
+        ...adamwScalarFeeds(++this.updates, lr, this.adamw),
+      });
+      const gradNorm = ((await next[ADAMW_IO.gradNorm].toHost()).data as Float32Array)[0];
+      next[ADAMW_IO.gradNorm].dispose();
+      for (const t of Object.values(this.state)) t.dispose();
+      this.state = {
+        param: next[ADAMW_IO.newParam(P)],
+        m: next[ADAMW_IO.newM(P)],
+        v: next[ADAMW_IO.newV(P)],
+      };
+      return { step, loss, gradNorm, lr, skipped: false, lossScale: scaleUsed };
+    } finally {
+      for (const t of Object.values(out)) t.dispose();
+    }
+  }
+
+  /** The current flat parameters, copied to the host. */
+  async flatParams(): Promise<Float32Array> {
+    return ((await this.state.param.toHost()).data as Float32Array).slice();
+  }
+
+  /** The current LoRA parameters by name, copied to the host (for export and checkpoints). */
+  async params(): Promise<Map<string, Float32Array>> {
+    return unpackLoraParams(this.graph.layout, await this.flatParams());
+  }
+
+  async release(): Promise<void> {
+    for (const t of Object.values(this.state)) t.dispose();
+    await this.stepSession.release();
+    await this.optSession.release();
+  }
+}

@@ -1,0 +1,96 @@
+// The training step in float16 compute (what GPU EPs run) on the CPU EP: float32 parameters,
+// loss and gradients; gradients close to the float32 graph's; a loss scale that overflows fp16
+// raises the overflow flag and the trainer skips the step and halves the scale.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Session, type HostTensor } from '../../core/onnx/index.js';
+import {
+  buildLoraLossGraph,
+  DynamicLossScale,
+  initLoraParams,
+  packLoraParams,
+  STEP_IO,
+  type LoraTrainGraph,
+} from '../../core/train/index.js';
+import {
+  f32,
+  FIXTURE_TARGETS,
+  loadRefs,
+  loadTinyUnet,
+  ref,
+  relError,
+  timestepFeed,
+} from './helpers.js';
+
+describe('float16 compute with float32 parameters and loss scaling', () => {
+  let fp16: LoraTrainGraph;
+  let fp32: LoraTrainGraph;
+  let s16: Session;
+  let s32: Session;
+  let feeds: Record<string, HostTensor>;
+
+  beforeAll(async () => {
+    const { cfg, weights } = await loadTinyUnet();
+    const refs = await loadRefs('lora/lora_ref.safetensors');
+    const o = {
+      unet: cfg,
+      weights,
+      network: { rank: 4, alpha: 8, targets: FIXTURE_TARGETS },
+      batch: 2,
+      height: 16,
+      width: 16,
+    };
+    fp16 = buildLoraLossGraph({ ...o, computeDType: 'float16' });
+    fp32 = buildLoraLossGraph(o);
+    const values = initLoraParams(fp32.modules, 5);
+    // Non-zero up so every parameter gets a gradient.
+    for (const m of fp32.modules)
+      values.get(m.upInput)!.forEach((_, i, a) => (a[i] = 0.02 * Math.cos(i)));
+    const flat = packLoraParams(fp32.layout, values);
+    feeds = {
+      sample: ref(refs, 'sample'),
+      timestep: timestepFeed(ref(refs, 'timestep')),
+      encoder_hidden_states: ref(refs, 'encoder_hidden_states'),
+      target: ref(refs, 'target'),
+      [STEP_IO.params]: f32([flat.length], flat),
+    };
+    [s16, s32] = await Promise.all([Session.create(fp16.graph), Session.create(fp32.graph)]);
+  });
+  afterAll(async () => {
+    await s16?.release();
+    await s32?.release();
+  });
+
+  it('keeps parameters, loss and gradients in float32 around an fp16 model', () => {
+    const input = fp16.graph.inputs.find((i) => i.name === STEP_IO.params)!;
+    expect(input.dtype).toBe('float32');
+    const outs = Object.fromEntries(fp16.graph.outputs.map((o) => [o.name, o.dtype]));
+    expect(outs).toMatchObject({ loss: 'float32', [STEP_IO.grad]: 'float32', overflow: 'bool' });
+    expect(fp16.graph.nodes.some((n) => n.opType === 'MatMul')).toBe(true);
+  });
+
+  it('gives the float32 loss and gradients within fp16 accuracy (loss scale 1024)', async () => {
+    const a = await s16.run({ ...feeds, loss_scale: f32([], [1024]) });
+    const b = await s32.run({ ...feeds, loss_scale: f32([], [1]) });
+    expect(a.overflow.data[0]).toBe(0);
+    const la = (a.loss.data as Float32Array)[0];
+    const lb = (b.loss.data as Float32Array)[0];
+    expect(Math.abs(la - lb) / lb).toBeLessThan(1e-2);
+    const err = relError(
+      a[STEP_IO.grad].data as Float32Array,
+      b[STEP_IO.grad].data as Float32Array,
+    );
+    console.log(`fp16 vs fp32 gradient: relative error ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(5e-2);
+  });
+
+  it('flags an fp16 overflow, and the loss scaler skips the step and halves the scale', async () => {
+    const out = await s16.run({ ...feeds, loss_scale: f32([], [2 ** 40]) });
+    expect(out.overflow.data[0]).toBe(1);
+    const scaler = new DynamicLossScale({ init: 2 ** 40, growthInterval: 2 });
+    expect(scaler.update(true)).toBe(false);
+    expect(scaler.value).toBe(2 ** 39);
+    expect(scaler.update(false)).toBe(true);
+    expect(scaler.update(false)).toBe(true);
+    expect(scaler.value).toBe(2 ** 40); // doubled after 2 clean steps
+  });
+});
