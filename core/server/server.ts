@@ -3,6 +3,7 @@
 //   GET  /events?token=…   WebSocket; one ApiEvent JSON per message
 //   GET  /, /assets/…      dist/renderer; `/?token=…` sets an HttpOnly session cookie
 //   GET  /files/generations/<id>.png   a generated image (cookie or bearer token)
+//   POST /generate, GET /jobs/<id>      REST-style aliases of generate.start and jobs.get
 // Every request must carry a loopback Host (DNS-rebinding guard) and no foreign Origin.
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -36,6 +37,8 @@ export const DEFAULT_IMAGE_BODY_LIMIT_BYTES = 48 * 1024 * 1024;
 export const API_PREFIX = '/api/';
 export const EVENTS_PATH = '/events';
 export const FILES_PREFIX = '/files/';
+export const GENERATE_ALIAS = '/generate';
+export const JOBS_PREFIX = '/jobs/';
 // The only file URLs there are: an id, nothing a path could be smuggled through.
 const GENERATION_FILE_RE = /^\/files\/generations\/([1-9][0-9]{0,14})\.png$/;
 
@@ -162,6 +165,35 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const imageBodyLimit = opts.imageBodyLimitBytes ?? DEFAULT_IMAGE_BODY_LIMIT_BYTES;
   let port = 0; // known once listening; every check below runs after that
 
+  function requireBearer(req: IncomingMessage): void {
+    if (!tokenMatches(token, bearerToken(req))) {
+      throw new HttpError({
+        code: 'unauthorized',
+        message: 'missing or wrong token: send "Authorization: Bearer <token>" (printed by serve)',
+      });
+    }
+  }
+
+  /** `GET /jobs/<id>`: poll a job without a JSON body (same answer as jobs.get). */
+  async function handleJobPoll(req: IncomingMessage, res: ServerResponse, pathname: string) {
+    if (req.method !== 'GET') {
+      throw new HttpError(
+        { code: 'method_not_allowed', message: `${req.method} ${pathname}: use GET` },
+        { Allow: 'GET' },
+      );
+    }
+    requireBearer(req);
+    let jobId: string;
+    try {
+      jobId = decodeURIComponent(pathname.slice(JOBS_PREFIX.length));
+    } catch {
+      throw new HttpError({ code: 'bad_request', message: `bad job id in ${pathname}` });
+    }
+    const outcome = await service.dispatch('jobs.get', { jobId });
+    if (outcome.ok) sendJson(res, 200, outcome);
+    else sendError(res, outcome.error);
+  }
+
   async function handleApi(req: IncomingMessage, res: ServerResponse, pathname: string) {
     if (req.method !== 'POST') {
       throw new HttpError(
@@ -169,12 +201,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         { Allow: 'POST' },
       );
     }
-    if (!tokenMatches(token, bearerToken(req))) {
-      throw new HttpError({
-        code: 'unauthorized',
-        message: 'missing or wrong token: send "Authorization: Bearer <token>" (printed by serve)',
-      });
-    }
+    requireBearer(req);
     const contentType = req.headers['content-type'];
     if (contentType && !/^application\/json\s*(;|$)/i.test(contentType)) {
       throw new HttpError({
@@ -274,6 +301,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       if (refused) throw new HttpError({ code: 'forbidden', message: refused });
       const url = new URL(rawUrl, `http://${LOOPBACK_HOST}:${port}`);
       if (rawPath.startsWith(API_PREFIX)) await handleApi(req, res, rawPath);
+      else if (rawPath === GENERATE_ALIAS) await handleApi(req, res, `${API_PREFIX}generate.start`);
+      else if (rawPath.startsWith(JOBS_PREFIX)) await handleJobPoll(req, res, rawPath);
       else if (rawPath.startsWith(FILES_PREFIX)) await handleFile(req, res, rawPath);
       else if (rawPath === EVENTS_PATH) {
         throw new HttpError({

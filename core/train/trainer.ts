@@ -27,6 +27,14 @@ export interface LossScaleOptions {
 /** GradScaler's schedule: ×0.5 on overflow, ×2 after `growthInterval` clean steps. */
 export class DynamicLossScale {
   private clean = 0;
+
+  /** Clean steps since the last change (part of a resume snapshot). */
+  get cleanSteps(): number {
+    return this.clean;
+  }
+  set cleanSteps(n: number) {
+    this.clean = n;
+  }
   value: number;
   readonly growthInterval: number;
 
@@ -95,6 +103,17 @@ function optimizerSessionOptions(o: LoraTrainerOptions): SessionOptions | undefi
       ...(c.key === undefined ? {} : { key: `${c.key}#adamw` }),
     },
   };
+}
+
+/** A trainer's resumable state on the host (see LoraTrainer.snapshot / restore). */
+export interface TrainerSnapshot {
+  param: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  stepIndex: number;
+  updates: number;
+  lossScale: number;
+  lossScaleClean: number;
 }
 
 /** The optimizer state a trainer keeps: the flat parameters and AdamW's m and v. */
@@ -198,6 +217,36 @@ export class LoraTrainer {
   /** The current LoRA parameters by name, copied to the host (for export and checkpoints). */
   async params(): Promise<Map<string, Float32Array>> {
     return unpackLoraParams(this.graph.layout, await this.flatParams());
+  }
+
+  /** Everything a resume needs, copied to the host: params, AdamW m/v, counters, loss scale. */
+  async snapshot(): Promise<TrainerSnapshot> {
+    const host = async (t: DeviceTensor) => ((await t.toHost()).data as Float32Array).slice();
+    return {
+      param: await host(this.state.param),
+      m: await host(this.state.m),
+      v: await host(this.state.v),
+      stepIndex: this.stepIndex,
+      updates: this.updates,
+      lossScale: this.lossScale.value,
+      lossScaleClean: this.lossScale.cleanSteps,
+    };
+  }
+
+  /** Continue from a snapshot (same graph layout): the next step behaves as in the saved run. */
+  restore(s: TrainerSnapshot): void {
+    const n = this.graph.layout.numel;
+    for (const k of ['param', 'm', 'v'] as const)
+      if (s[k].length !== n)
+        throw new Error(`trainer snapshot: ${k} has ${s[k].length} values, the network has ${n}`);
+    const t = (data: Float32Array) =>
+      DeviceTensor.fromHost({ dtype: 'float32', shape: [n], data: data.slice() }, P);
+    for (const x of Object.values(this.state)) x.dispose();
+    this.state = { param: t(s.param), m: t(s.m), v: t(s.v) };
+    this.stepIndex = s.stepIndex;
+    this.updates = s.updates;
+    this.lossScale.value = s.lossScale;
+    this.lossScale.cleanSteps = s.lossScaleClean;
   }
 
   async release(): Promise<void> {

@@ -125,7 +125,7 @@ describe('Generate screen in Chromium (serve mode, tiny model)', () => {
       .toEqual([64, 64]);
     expect(await item.textContent()).toMatch(/Euler · 4 steps · CFG 7 · 64×64/);
     expect(await item.textContent()).toMatch(/Seed 1234/);
-    await page.screenshot({ path: path.join(screenshotDir, 'generate.png') });
+    await page.screenshot({ path: path.join(screenshotDir, 'generate-result.png') });
 
     // The core's side: events rose to 100 %, and the row holds what was asked for.
     const progressValues = events.flatMap((e) => (e.status === 'progress' ? [e.progress] : []));

@@ -65,7 +65,11 @@ describe('float16 compute with float32 parameters and loss scaling', () => {
     expect(input.dtype).toBe('float32');
     const outs = Object.fromEntries(fp16.graph.outputs.map((o) => [o.name, o.dtype]));
     expect(outs).toMatchObject({ loss: 'float32', [STEP_IO.grad]: 'float32', overflow: 'bool' });
-    expect(fp16.graph.nodes.some((n) => n.opType === 'MatMul')).toBe(true);
+    // Every product and convolution (forward and backward) runs in float16.
+    const heavy = fp16.graph.nodes.filter((n) => n.opType === 'MatMul' || n.opType === 'Conv');
+    expect(heavy.length).toBeGreaterThan(100);
+    const dtypes = new Set(heavy.map((n) => fp16.graph.values.get(n.inputs[0])!.dtype));
+    expect([...dtypes]).toEqual(['float16']);
   });
 
   it('gives the float32 loss and gradients within fp16 accuracy (loss scale 1024)', async () => {

@@ -46,7 +46,7 @@ export interface DetectOptions extends BoxOptions {
   flagRatio?: number;
   /** Least recognition score of a confirmed box (default 0.5, PaddleOCR's drop_score). */
   minTextScore?: number;
-  /** Least characters read in a confirmed box (default 2). */
+  /** Least letters or digits read in a confirmed box (default 2). */
   minChars?: number;
   /** Most boxes read per image, largest first; the rest count as unconfirmed (default 32). */
   maxVerify?: number;
@@ -201,7 +201,9 @@ export class TextDetector {
     for (const b of largest) {
       const crop = { x: b.x * sx, y: b.y * sy, width: b.width * sx, height: b.height * sy };
       const r = await this.recognizer!.read(work, crop);
-      if (r.score >= minScore && r.text.replace(/\s/g, '').length >= minChars)
+      // Count letters and digits only: blobs also read as punctuation ("Q:", "i·").
+      const chars = r.text.match(/[\p{L}\p{N}]/gu)?.length ?? 0;
+      if (r.score >= minScore && chars >= minChars)
         kept.push({ ...b, text: r.text, textScore: r.score });
     }
     return kept.sort((a, b) => b.score - a.score);

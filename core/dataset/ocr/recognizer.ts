@@ -2,7 +2,8 @@
 // The DB detector alone also fires on glyph-like flat shapes (overlapping rectangles and circles
 // in flat-colour art, measured in bench/dataset.ts); PaddleOCR's own OCR system drops results whose
 // recognition score is under 0.5 (`drop_score`), and we do the same, plus a minimum of two
-// characters: a lone blob reads as one low-confidence character ("口", "C", "8").
+// letters or digits: a lone blob reads as one character ("口", "C", "8"), with or without
+// punctuation.
 // Input as PaddleOCR's predict_rec prepares it: the crop resized to height 48 keeping its aspect,
 // x / 127.5 − 1 (mean 0.5, std 0.5) in B, G, R plane order, padded with zeros to at least 320 wide;
 // crops at least 1.5× taller than wide are turned 90° counter-clockwise (vertical text).

@@ -1,0 +1,108 @@
+// The run configuration of a LoRA training run: kohya sd-scripts' option names (snake_case, so a
+// kohya `config.toml` translated to JSON mostly reads as is) and its defaults for an SD1.5 LoRA.
+// Defaults follow sd-scripts' `train_network.py` argument defaults where it has one
+// (learning_rate 1e-4, lr_scheduler 'constant', lr_warmup_steps 0, lr_scheduler_num_cycles 1,
+// resolution 512, train_batch_size 1, noise_offset 0, clip_skip 1, keep_tokens 0,
+// caption_dropout_rate 0, flip_aug off, save_every_n_epochs 1) and the common SD1.5 LoRA preset
+// of kohya_ss' GUI where sd-scripts has none (network_dim 32, network_alpha 16, 10 epochs).
+// 'constant' rather than 'cosine_with_restarts' because it is sd-scripts' own default and the
+// choice whose result does not depend on the planned step count.
+import { z } from 'zod';
+import { LR_SCHEDULERS } from '../lr-schedule.js';
+
+export const MIXED_PRECISIONS = ['auto', 'no', 'fp16'] as const;
+export const SAVE_PRECISIONS = ['fp16', 'fp32'] as const;
+
+const positiveInt = z.int().min(1);
+
+export const runConfigSchema = z.strictObject({
+  /** Base checkpoint: a single-file .safetensors or a diffusers folder. */
+  pretrained_model_name_or_path: z.string().min(1),
+  /** kohya-style dataset root: `N_name` sub-folders (N repeats), `image.png` + `image.txt`. */
+  train_data_dir: z.string().min(1),
+  output_name: z
+    .string()
+    .regex(/^[\w.-]+$/, 'letters, digits, "_", "-" and "." only')
+    .default('lora'),
+  network_dim: z.int().min(1).max(1024).default(32),
+  network_alpha: z.number().positive().default(16),
+  learning_rate: z.number().positive().max(1).default(1e-4),
+  /** UNet learning rate (default: learning_rate). */
+  unet_lr: z.number().positive().max(1).optional(),
+  lr_scheduler: z.enum(LR_SCHEDULERS).default('constant'),
+  lr_warmup_steps: z.int().min(0).default(0),
+  lr_scheduler_num_cycles: z.int().min(1).default(1),
+  optimizer_type: z.enum(['AdamW']).default('AdamW'),
+  weight_decay: z.number().min(0).max(1).default(0.01),
+  max_grad_norm: z.number().min(0).default(1),
+  /** Base side: buckets keep about resolution² pixels. */
+  resolution: z
+    .int()
+    .min(64)
+    .max(2048)
+    .refine((n) => n % 64 === 0, 'must be a multiple of 64')
+    .default(512),
+  enable_bucket: z.boolean().default(true),
+  min_bucket_reso: z.int().min(64).default(256),
+  max_bucket_reso: z.int().min(64).default(1024),
+  bucket_reso_steps: z.int().min(8).default(64),
+  train_batch_size: z.int().min(1).max(64).default(1),
+  max_train_epochs: positiveInt.default(10),
+  /** When set, the run stops after this many steps (epochs are derived from it). */
+  max_train_steps: positiveInt.optional(),
+  save_every_n_epochs: z.int().min(0).default(1),
+  /** 0: not by steps. */
+  save_every_n_steps: z.int().min(0).default(0),
+  save_precision: z.enum(SAVE_PRECISIONS).default('fp16'),
+  /** 'auto': fp16 on a GPU execution provider, fp32 ('no') on the CPU. */
+  mixed_precision: z.enum(MIXED_PRECISIONS).default('auto'),
+  seed: z.int().min(0).max(0xffff_ffff).default(42),
+  min_snr_gamma: z.number().positive().optional(),
+  noise_offset: z.number().min(0).max(1).default(0),
+  /** 1 = last layer; 2 for anime (NovelAI-derived) models. */
+  clip_skip: z.int().min(1).max(12).default(1),
+  shuffle_caption: z.boolean().default(false),
+  keep_tokens: z.int().min(0).default(0),
+  caption_extension: z.string().default('.txt'),
+  caption_dropout_rate: z.number().min(0).max(1).default(0),
+  caption_tag_dropout_rate: z.number().min(0).max(1).default(0),
+  flip_aug: z.boolean().default(false),
+  /** Execution provider of the training step. */
+  ep: z.enum(['cpu', 'cuda', 'dml', 'coreml', 'auto']).default('cpu'),
+});
+
+export type RunConfig = z.output<typeof runConfigSchema>;
+export type RunConfigInput = z.input<typeof runConfigSchema>;
+
+/** Parse a run config; errors name each bad field, its value and what is valid. */
+export function parseRunConfig(input: unknown): RunConfig {
+  const r = runConfigSchema.safeParse(input);
+  if (r.success) {
+    const c = r.data;
+    if (c.min_bucket_reso > c.max_bucket_reso)
+      throw new Error(
+        `run config: min_bucket_reso (${c.min_bucket_reso}) must not exceed max_bucket_reso (${c.max_bucket_reso})`,
+      );
+    if (c.resolution > c.max_bucket_reso)
+      throw new Error(
+        `run config: resolution (${c.resolution}) must not exceed max_bucket_reso (${c.max_bucket_reso})`,
+      );
+    return c;
+  }
+  const lines = r.error.issues.map((i) => {
+    const field = i.path.join('.') || '(root)';
+    const got =
+      i.path.length && input && typeof input === 'object'
+        ? `, got ${JSON.stringify((input as Record<string, unknown>)[String(i.path[0])])}`
+        : '';
+    return `${field}: ${i.message}${got}`;
+  });
+  throw new Error(`run config is invalid:\n  ${lines.join('\n  ')}`);
+}
+
+/** fp16 compute on GPU providers, fp32 on the CPU (its fp16 kernels are slow or missing). */
+export function computeDTypeOf(c: RunConfig): 'float32' | 'float16' {
+  if (c.mixed_precision === 'fp16') return 'float16';
+  if (c.mixed_precision === 'no') return 'float32';
+  return c.ep === 'cpu' ? 'float32' : 'float16';
+}
