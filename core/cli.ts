@@ -8,6 +8,7 @@ import {
   infoCommand,
   loraCommand,
   serveCommand,
+  trainCommand,
 } from './cli/index.js';
 
 export function buildProgram(): Command {
@@ -19,7 +20,8 @@ export function buildProgram(): Command {
     .addCommand(infoCommand())
     .addCommand(evalCommand())
     .addCommand(loraCommand())
-    .addCommand(generateCommand());
+    .addCommand(generateCommand())
+    .addCommand(trainCommand());
 }
 
 export async function runCli(argv: readonly string[] = process.argv): Promise<void> {

@@ -11,3 +11,4 @@ export {
 } from './eval.js';
 export { loraCommand, inspectLora, formatInspection, type LoraInspection } from './lora.js';
 export { generateCommand, loraResolver } from './generate.js';
+export { trainCommand, formatTrainEvent, formatDuration } from './train.js';

@@ -117,6 +117,24 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: 'training caches (VAE latents, text embeddings)',
+    up(db) {
+      // One row per cached tensor file under <dataDir>/cache/train; the key names everything
+      // the tensor depends on, so a hit never needs the model that would have made it.
+      db.exec(`
+        CREATE TABLE train_cache (
+          kind       TEXT NOT NULL CHECK (kind IN ('latent', 'text')),
+          key        TEXT NOT NULL,
+          file       TEXT NOT NULL,
+          shape      TEXT NOT NULL,
+          created_at TEXT NOT NULL,
+          PRIMARY KEY (kind, key)
+        ) STRICT, WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

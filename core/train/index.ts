@@ -9,3 +9,4 @@ export * from './lr-schedule.js';
 export * from './kohya-metadata.js';
 export * from './kohya-export.js';
 export * from './trainer.js';
+export * from './run/index.js';

@@ -55,6 +55,7 @@ describe('migrations', () => {
       'models',
       'run_steps',
       'settings',
+      'train_cache',
       'training_runs',
     ]);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');

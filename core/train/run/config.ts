@@ -8,6 +8,7 @@
 // 'constant' rather than 'cosine_with_restarts' because it is sd-scripts' own default and the
 // choice whose result does not depend on the planned step count.
 import { z } from 'zod';
+import type { ExecutionProviderChoice } from '../../onnx/index.js';
 import { LR_SCHEDULERS } from '../lr-schedule.js';
 
 export const MIXED_PRECISIONS = ['auto', 'no', 'fp16'] as const;
@@ -68,7 +69,10 @@ export const runConfigSchema = z.strictObject({
   caption_tag_dropout_rate: z.number().min(0).max(1).default(0),
   flip_aug: z.boolean().default(false),
   /** Execution provider of the training step. */
-  ep: z.enum(['cpu', 'cuda', 'dml', 'coreml', 'auto']).default('cpu'),
+  ep: z
+    .string()
+    .default('cpu')
+    .transform((v) => v as ExecutionProviderChoice),
 });
 
 export type RunConfig = z.output<typeof runConfigSchema>;

@@ -2,6 +2,7 @@
 // aspect buckets, and per epoch a seeded order of batches (each batch within one bucket). Every
 // random choice derives from (seed, purpose, index), never from a stream's position, so a resumed
 // run makes exactly the choices the uninterrupted run would have made.
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import {
@@ -21,6 +22,8 @@ export interface TrainImage {
   /** Folder relative to the dataset root ('' for the root). */
   readonly folder: string;
   readonly caption: string;
+  /** sha256 of the file's bytes (the latent cache key). */
+  readonly sha256: string;
   readonly repeats: number;
   readonly width: number;
   readonly height: number;
@@ -73,7 +76,8 @@ export async function loadTrainDataset(c: RunConfig): Promise<TrainDataset> {
     : [{ width: c.resolution, height: c.resolution }];
   const images: TrainImage[] = [];
   for (const f of scan.images) {
-    const info = await probeImage(f.path);
+    const bytes = await readFile(f.path);
+    const info = await probeImage(bytes);
     const cap = byImage.get(f.path);
     const caption = cap ? (await readFile(cap.path, 'utf8')).trim() : '';
     // Images outside an `N_name` folder count once (kohya requires the folder; we are lenient).
@@ -82,6 +86,7 @@ export async function loadTrainDataset(c: RunConfig): Promise<TrainDataset> {
       path: f.path,
       folder: f.folder,
       caption,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
       repeats,
       width: info.width,
       height: info.height,
@@ -121,9 +126,7 @@ export function planEpoch(ds: TrainDataset, batchSize: number, seed: number, epo
 export function batchesPerEpoch(ds: TrainDataset, batchSize: number): number {
   let n = 0;
   for (const b of ds.buckets) {
-    const count = ds.images
-      .filter((i) => i.bucket === b)
-      .reduce((s, i) => s + i.repeats, 0);
+    const count = ds.images.filter((i) => i.bucket === b).reduce((s, i) => s + i.repeats, 0);
     n += Math.ceil(count / batchSize);
   }
   return n;
@@ -147,7 +150,8 @@ export function processCaption(caption: string, c: RunConfig, next: () => number
     .filter((t) => t.length > 0);
   const keep = tags.slice(0, c.keep_tokens);
   let rest = tags.slice(c.keep_tokens);
-  if (c.caption_tag_dropout_rate > 0) rest = rest.filter(() => next() >= c.caption_tag_dropout_rate);
+  if (c.caption_tag_dropout_rate > 0)
+    rest = rest.filter(() => next() >= c.caption_tag_dropout_rate);
   if (c.shuffle_caption) shuffleInPlace(rest, next);
   return [...keep, ...rest].join(', ');
 }
@@ -166,7 +170,9 @@ export function tagFrequency(ds: TrainDataset): Record<string, Record<string, nu
 }
 
 /** Per folder: repeats and image count (ss_dataset_dirs). */
-export function datasetDirs(ds: TrainDataset): Record<string, { n_repeats: number; img_count: number }> {
+export function datasetDirs(
+  ds: TrainDataset,
+): Record<string, { n_repeats: number; img_count: number }> {
   const out: Record<string, { n_repeats: number; img_count: number }> = {};
   for (const img of ds.images) {
     const d = (out[img.folder || basename(ds.root)] ??= { n_repeats: img.repeats, img_count: 0 });
@@ -183,7 +189,6 @@ export function bucketInfo(ds: TrainDataset): unknown {
     buckets[String(i)] = { resolution: [b.width, b.height], count };
   });
   let err = 0;
-  for (const x of ds.images)
-    err += Math.abs(x.width / x.height - x.bucket.width / x.bucket.height);
+  for (const x of ds.images) err += Math.abs(x.width / x.height - x.bucket.width / x.bucket.height);
   return { buckets, mean_img_ar_error: err / ds.images.length };
 }

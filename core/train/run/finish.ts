@@ -1,0 +1,111 @@
+// The end of a run: the final LoRA with kohya's ss_* metadata (config + dataset statistics) in
+// the data dir's loras folder and its artifacts row; and the app's TrainingConfig view of a run.
+import { mkdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { trainingConfigSchema, type TrainingConfig } from '../../api.js';
+import type { Store } from '../../store/index.js';
+import { exportKohyaLora } from '../kohya-export.js';
+import { kohyaAdamWName, kohyaTrainingMetadata } from '../kohya-metadata.js';
+import type { LoraModuleSpec } from '../lora-network.js';
+import type { LoraParamValues } from '../lora-params.js';
+import type { RunConfig } from './config.js';
+import { bucketInfo, datasetDirs, tagFrequency, type TrainDataset } from './dataset.js';
+
+export interface FinalLoraInput {
+  store: Store;
+  dataDir: string;
+  runId: number;
+  config: RunConfig;
+  dataset: TrainDataset;
+  computeDType: 'float32' | 'float16';
+  baseModelSha256: string;
+  perEpoch: number;
+  totalSteps: number;
+  /** Steps trained. */
+  steps: number;
+  modules: readonly LoraModuleSpec[];
+  values: LoraParamValues;
+}
+
+/** Export `<dataDir>/loras/<output_name>.safetensors` (`-run<id>` when taken); returns its path. */
+export async function exportFinalLora(o: FinalLoraInput): Promise<string> {
+  const { store, dataDir, runId, config: c, dataset: ds } = o;
+  const lorasDir = join(dataDir, 'loras');
+  await mkdir(lorasDir, { recursive: true });
+  let outputPath = join(lorasDir, `${c.output_name}.safetensors`);
+  if (await stat(outputPath).catch(() => undefined))
+    outputPath = join(lorasDir, `${c.output_name}-run${runId}.safetensors`);
+  const started = store.runs.get(runId)?.startedAt;
+  const metadata = kohyaTrainingMetadata({
+    outputName: c.output_name,
+    rank: c.network_dim,
+    alpha: c.network_alpha,
+    baseModel: { name: basename(c.pretrained_model_name_or_path), sha256: o.baseModelSha256 },
+    clipSkip: c.clip_skip,
+    learningRate: c.learning_rate,
+    unetLr: c.unet_lr ?? c.learning_rate,
+    lrScheduler: c.lr_scheduler,
+    lrWarmupSteps: c.lr_warmup_steps,
+    optimizer: kohyaAdamWName({ weightDecay: c.weight_decay, beta1: 0.9, beta2: 0.999 }),
+    mixedPrecision: o.computeDType === 'float16' ? 'fp16' : 'no',
+    maxGradNorm: c.max_grad_norm,
+    resolution: [c.resolution, c.resolution],
+    numTrainImages: ds.images.reduce((n, i) => n + i.repeats, 0),
+    numBatchesPerEpoch: o.perEpoch,
+    numEpochs: Math.ceil(o.totalSteps / o.perEpoch),
+    epoch: Math.ceil(o.steps / o.perEpoch),
+    steps: o.steps,
+    maxTrainSteps: o.totalSteps,
+    batchSize: c.train_batch_size,
+    seed: c.seed,
+    noiseOffset: c.noise_offset || undefined,
+    minSnrGamma: c.min_snr_gamma,
+    cacheLatents: true,
+    captionDropoutRate: c.caption_dropout_rate,
+    shuffleCaption: c.shuffle_caption,
+    keepTokens: c.keep_tokens,
+    enableBucket: c.enable_bucket,
+    flipAug: c.flip_aug,
+    tagFrequency: tagFrequency(ds),
+    datasetDirs: datasetDirs(ds),
+    bucketInfo: bucketInfo(ds),
+    trainingStartedAt: (started ? Date.parse(started) : Date.now()) / 1000,
+    trainingFinishedAt: Date.now() / 1000,
+    sessionId: runId,
+  });
+  const exported = await exportKohyaLora(
+    outputPath,
+    { modules: o.modules, values: o.values },
+    { rank: c.network_dim, alpha: c.network_alpha, precision: c.save_precision, metadata },
+  );
+  store.artifacts.add({
+    runId,
+    name: basename(outputPath),
+    path: outputPath,
+    sizeBytes: exported.bytes,
+    metadata: { step: o.steps, modelHash: exported.modelHash },
+  });
+  return outputPath;
+}
+
+/** The app's TrainingConfig view of a run (its schema bounds; the run dir keeps the full config). */
+export function apiConfigOf(c: RunConfig, totalSteps: number): TrainingConfig {
+  const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+  return trainingConfigSchema.parse({
+    resolution: clamp(c.resolution, 256, 2048),
+    batchSize: c.train_batch_size,
+    maxSteps: totalSteps,
+    rank: Math.min(c.network_dim, 256),
+    alpha: c.network_alpha,
+    learningRate: c.unet_lr ?? c.learning_rate,
+    lrScheduler: c.lr_scheduler,
+    warmupSteps: c.lr_warmup_steps,
+    weightDecay: c.weight_decay,
+    seed: c.seed,
+    precision: c.mixed_precision === 'auto' ? 'auto' : c.mixed_precision === 'no' ? 'fp32' : 'fp16',
+    clipSkip: clamp(c.clip_skip, 1, 2),
+    captionDropoutRate: c.caption_dropout_rate,
+    shuffleCaptionTags: c.shuffle_caption,
+    saveEverySteps: c.save_every_n_steps,
+  });
+}

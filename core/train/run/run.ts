@@ -1,0 +1,402 @@
+// A LoRA training run end to end: dataset → caches (VAE latents, text embeddings) → one step
+// graph per bucket size → the loop (seeded noise and timesteps, per-step records in SQLite,
+// progress events, cancel) → checkpoints (LoRA + resumable state) → the final kohya LoRA in the
+// data dir's loras folder with an artifacts row.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadCheckpoint } from '../../formats/index.js';
+import { TorchCpuGenerator } from '../../generate/rng/index.js';
+import {
+  componentWeights,
+  FileHashIndex,
+  unetConfigFromJson,
+  vaeConfigFromJson,
+} from '../../models/index.js';
+import type { HostTensor } from '../../onnx/index.js';
+import type { Store } from '../../store/index.js';
+import { exportKohyaLora } from '../kohya-export.js';
+import { initLoraParams, seededUniform, unpackLoraParams } from '../lora-params.js';
+import { buildTrainStepGraph, type LoraTrainGraph } from '../step-graph.js';
+import { LoraTrainer } from '../trainer.js';
+import { TrainCache } from './caches.js';
+import {
+  latestTrainState,
+  readTrainState,
+  writeTrainState,
+  type TrainState,
+} from './checkpoint.js';
+import { computeDTypeOf, parseRunConfig } from './config.js';
+import {
+  batchesPerEpoch,
+  captionsAreDynamic,
+  deriveSeed,
+  loadTrainDataset,
+  planEpoch,
+  processCaption,
+  SEED_PURPOSE,
+  type PlannedBatch,
+} from './dataset.js';
+import { Encoders } from './encode.js';
+import { apiConfigOf, exportFinalLora } from './finish.js';
+
+export type TrainEvent =
+  | { type: 'prepare'; runId: number; images: number; totalSteps: number; dynamicCaptions: boolean }
+  | { type: 'cache'; latentsComputed: number; textComputed: number }
+  | {
+      type: 'progress';
+      step: number;
+      totalSteps: number;
+      epoch: number;
+      loss: number;
+      lr: number;
+      itPerSec: number;
+      etaSeconds: number;
+      skippedSteps: number;
+    }
+  | { type: 'checkpoint'; step: number; loraPath: string; statePath: string }
+  | { type: 'done'; outputPath: string; cancelled: boolean };
+
+export interface TrainLoraOptions {
+  store: Store;
+  dataDir: string;
+  signal?: AbortSignal;
+  onEvent?: (e: TrainEvent) => void;
+  /** Continue a run: its id (newest valid checkpoint) or a state file path. */
+  resume?: number | string;
+}
+
+export interface TrainLoraResult {
+  runId: number;
+  /** The final LoRA, or the last checkpoint's when cancelled. */
+  outputPath: string;
+  cancelled: boolean;
+  steps: { step: number; loss: number; lr: number; skipped: boolean }[];
+  totalSteps: number;
+  /** Captions change per step (shuffle / dropout): text embeddings were computed per step. */
+  dynamicCaptions: boolean;
+  /** VAE and text-encoder invocations of this call (0 and 0 with warm caches). */
+  encoderCalls: { vae: number; textEncoder: number };
+  stepsPerSecond: number;
+  finalParams: Float32Array;
+}
+
+export const runDirOf = (dataDir: string, runId: number) => join(dataDir, 'runs', String(runId));
+
+const sha256 = async (p: string) =>
+  createHash('sha256')
+    .update(await readFile(p))
+    .digest('hex');
+
+export async function trainLora(
+  configInput: unknown,
+  o: TrainLoraOptions,
+): Promise<TrainLoraResult> {
+  const { store, dataDir } = o;
+  const emit = o.onEvent ?? (() => {});
+  let resumed: TrainState | undefined;
+  if (o.resume !== undefined) {
+    resumed =
+      typeof o.resume === 'number'
+        ? await latestTrainState(runDirOf(dataDir, o.resume))
+        : await readTrainState(o.resume);
+    if (!resumed) throw new Error(`run ${String(o.resume)} has no valid checkpoint to resume from`);
+  }
+  const c = parseRunConfig(configInput ?? resumed?.config);
+  const dtype = computeDTypeOf(c);
+  const ds = await loadTrainDataset(c);
+  const perEpoch = batchesPerEpoch(ds, c.train_batch_size);
+  const totalSteps = c.max_train_steps ?? c.max_train_epochs * perEpoch;
+  const dynamic = captionsAreDynamic(c);
+  const cacheDir = join(dataDir, 'cache');
+  const cache = new TrainCache(store.db, dataDir);
+
+  const ckpt = await loadCheckpoint(c.pretrained_model_name_or_path);
+  const encoders = new Encoders({
+    model: c.pretrained_model_name_or_path,
+    cacheDir,
+    ep: c.ep,
+    clipSkip: c.clip_skip,
+    tokenizerDir: ckpt.tokenizerDir,
+    vaeScalingFactor: vaeConfigFromJson(ckpt.configs.vae).scalingFactor,
+  });
+  const unetCfg = unetConfigFromJson(ckpt.configs.unet);
+  const trainers = new Map<string, LoraTrainer>();
+  let failedRun: number | undefined;
+  try {
+    const hashes = new FileHashIndex(cacheDir);
+    const unetW = await componentWeights({
+      component: 'unet',
+      weights: ckpt.components.unet,
+      computeDType: dtype,
+      cacheDir,
+      hashes,
+    });
+    const vaeId = `${(await hashes.identify(ckpt.components.vae.file)).sha256}:vae`;
+    const teId = `${(await hashes.identify(ckpt.components.textEncoder.file)).sha256}:te`;
+
+    // 1. Run row and folder.
+    const runId =
+      resumed?.runId ??
+      store.runs.create({
+        name: c.output_name,
+        datasetId: null,
+        baseModelId: null,
+        config: apiConfigOf(c, totalSteps),
+      }).id;
+    failedRun = runId;
+    const runDir = runDirOf(dataDir, runId);
+    await mkdir(runDir, { recursive: true });
+    await writeFile(join(runDir, 'run.json'), JSON.stringify(c, null, 2));
+    store.runs.update(runId, {
+      status: 'running',
+      startedAt: new Date().toISOString(),
+      error: null,
+    });
+    emit({
+      type: 'prepare',
+      runId,
+      images: ds.images.length,
+      totalSteps,
+      dynamicCaptions: dynamic,
+    });
+
+    // 2. Caches: every latent the run can use; text embeddings unless captions change per step.
+    const latentOf = (i: number, flip: boolean) => {
+      const img = ds.images[i];
+      const key = TrainCache.latentKey({
+        imageSha256: img.sha256,
+        vaeIdentity: vaeId,
+        width: img.bucket.width,
+        height: img.bucket.height,
+        flip,
+      });
+      return cache.getOrCompute('latent', key, () => encoders.latents(img.path, img.bucket, flip));
+    };
+    const textOf = (caption: string) =>
+      cache.getOrCompute(
+        'text',
+        TrainCache.textKey({ caption, teIdentity: teId, clipSkip: c.clip_skip }),
+        () => encoders.text(caption),
+      );
+    const latents = new Map<string, Float32Array>();
+    const texts = new Map<string, Float32Array>();
+    for (let i = 0; i < ds.images.length; i++)
+      for (const flip of c.flip_aug ? [false, true] : [false])
+        latents.set(`${i}:${flip}`, await latentOf(i, flip));
+    if (!dynamic)
+      for (const img of ds.images)
+        if (!texts.has(img.caption)) texts.set(img.caption, await textOf(img.caption));
+    emit({
+      type: 'cache',
+      latentsComputed: cache.computed.latent,
+      textComputed: cache.computed.text,
+    });
+
+    // 3. One step graph (and trainer) per bucket size and batch size; they hand the state over.
+    const schedule = {
+      name: c.lr_scheduler,
+      lr: c.unet_lr ?? c.learning_rate,
+      warmupSteps: c.lr_warmup_steps,
+      totalSteps,
+      numCycles: c.lr_scheduler === 'cosine' ? undefined : c.lr_scheduler_num_cycles,
+    };
+    const optimizer = { weightDecay: c.weight_decay, maxGradNorm: c.max_grad_norm };
+    let current: LoraTrainer | undefined;
+    let graph0: LoraTrainGraph | undefined;
+    const trainerFor = async (b: PlannedBatch): Promise<LoraTrainer> => {
+      const key = `${b.bucket.width}x${b.bucket.height}x${b.items.length}`;
+      let t = trainers.get(key);
+      if (!t) {
+        const built = buildTrainStepGraph({
+          unet: unetCfg,
+          weights: unetW.source,
+          network: { rank: c.network_dim, alpha: c.network_alpha },
+          computeDType: dtype,
+          batch: b.items.length,
+          height: b.bucket.height / 8,
+          width: b.bucket.width / 8,
+          minSnrGamma: c.min_snr_gamma,
+        });
+        graph0 ??= built;
+        t = await LoraTrainer.create(built, initLoraParams(built.modules, c.seed), {
+          optimizer,
+          schedule,
+          session: { ep: c.ep, modelDir: unetW.modelDir },
+        });
+        trainers.set(key, t);
+        if (!current && resumed) t.restore(resumed.trainer);
+      }
+      if (current && current !== t) t.restore(await current.snapshot());
+      current = t;
+      return t;
+    };
+
+    // 4. The loop.
+    const steps: TrainLoraResult['steps'] = [];
+    let skipped = 0;
+    let lastCheckpoint = '';
+    const plans = new Map<number, PlannedBatch[]>();
+    const planOf = (epoch: number) => {
+      let p = plans.get(epoch);
+      if (!p) {
+        plans.clear();
+        p = planEpoch(ds, c.train_batch_size, c.seed, epoch);
+        plans.set(epoch, p);
+      }
+      return p;
+    };
+    const checkpoint = async (done: number) => {
+      const t = current!;
+      const name = `${c.output_name}-step${String(done).padStart(8, '0')}.safetensors`;
+      const loraPath = join(runDir, name);
+      await exportKohyaLora(
+        loraPath,
+        { modules: t.graph.modules, values: await t.params() },
+        { rank: c.network_dim, alpha: c.network_alpha, precision: c.save_precision },
+      );
+      const statePath = await writeTrainState(runDir, {
+        runId,
+        seed: c.seed,
+        step: done,
+        epoch: Math.floor(done / perEpoch),
+        batchInEpoch: done % perEpoch,
+        loraFile: name,
+        loraSha256: await sha256(loraPath),
+        config: c,
+        trainer: await t.snapshot(),
+      });
+      lastCheckpoint = loraPath;
+      emit({ type: 'checkpoint', step: done, loraPath, statePath });
+    };
+
+    const first = resumed?.step ?? 0;
+    const t0 = performance.now();
+    let cancelled = false;
+    for (let s = first; s < totalSteps; s++) {
+      if (o.signal?.aborted) {
+        cancelled = true;
+        break;
+      }
+      const epoch = Math.floor(s / perEpoch);
+      const batch = planOf(epoch)[s % perEpoch];
+      const trainer = await trainerFor(batch);
+      const next = seededUniform(deriveSeed(c.seed, SEED_PURPOSE.step, s));
+      const B = batch.items.length;
+      const h = batch.bucket.height / 8;
+      const w = batch.bucket.width / 8;
+      const per = 4 * h * w;
+      const lat = new Float32Array(B * per);
+      const timesteps = new BigInt64Array(B);
+      const ehsParts: Float32Array[] = [];
+      for (let k = 0; k < B; k++) {
+        const i = batch.items[k];
+        const flip = c.flip_aug && next() < 0.5;
+        lat.set(latents.get(`${i}:${flip}`)!, k * per);
+        timesteps[k] = BigInt(Math.floor(next() * 1000));
+        const cap = ds.images[i].caption;
+        ehsParts.push(
+          dynamic ? (await encoders.text(processCaption(cap, c, next))).data : texts.get(cap)!,
+        );
+      }
+      const gen = new TorchCpuGenerator(deriveSeed(c.seed, SEED_PURPOSE.noise, s));
+      const noise = gen.randn([B, 4, h, w]);
+      if (c.noise_offset > 0) {
+        // kohya: noise + offset · randn(B, C, 1, 1), one shift per sample and channel.
+        const off = gen.randn([B, 4, 1, 1]);
+        for (let j = 0; j < noise.length; j++)
+          noise[j] += c.noise_offset * off[Math.floor(j / (h * w))];
+      }
+      const seqLen = ehsParts[0].length;
+      const ehs = new Float32Array(B * seqLen);
+      ehsParts.forEach((e, k) => ehs.set(e, k * seqLen));
+      const f32 = (shape: number[], data: Float32Array): HostTensor => ({
+        dtype: 'float32',
+        shape,
+        data,
+      });
+      const r = await trainer.step({
+        latents: f32([B, 4, h, w], lat),
+        noise: f32([B, 4, h, w], noise),
+        timesteps: { dtype: 'int64', shape: [B], data: timesteps },
+        encoder_hidden_states: f32([B, 77, seqLen / 77], ehs),
+      });
+      if (r.skipped) skipped++;
+      steps.push({ step: s, loss: r.loss, lr: r.lr, skipped: r.skipped });
+      store.runs.recordSteps(runId, [{ step: s, loss: r.loss, lr: r.lr }]);
+      const done = s + 1;
+      const secs = (performance.now() - t0) / 1000;
+      const itPerSec = (done - first) / secs;
+      emit({
+        type: 'progress',
+        step: done,
+        totalSteps,
+        epoch,
+        loss: r.loss,
+        lr: r.lr,
+        itPerSec,
+        etaSeconds: (totalSteps - done) / itPerSec,
+        skippedSteps: skipped,
+      });
+      const epochEnd = done % perEpoch === 0;
+      const byEpoch =
+        epochEnd && c.save_every_n_epochs > 0 && (done / perEpoch) % c.save_every_n_epochs === 0;
+      const bySteps = c.save_every_n_steps > 0 && done % c.save_every_n_steps === 0;
+      if (done < totalSteps && (byEpoch || bySteps)) await checkpoint(done);
+    }
+    const doneSteps = first + steps.length;
+    const seconds = (performance.now() - t0) / 1000;
+    const result = {
+      runId,
+      steps,
+      totalSteps,
+      dynamicCaptions: dynamic,
+      encoderCalls: { ...encoders.calls },
+      stepsPerSecond: steps.length / seconds,
+    };
+    if (!current) throw new Error('training run made no step (nothing left to train)');
+    if (cancelled) {
+      await checkpoint(doneSteps);
+      store.runs.update(runId, { status: 'cancelled', finishedAt: new Date().toISOString() });
+      emit({ type: 'done', outputPath: lastCheckpoint, cancelled: true });
+      return {
+        ...result,
+        outputPath: lastCheckpoint,
+        cancelled,
+        finalParams: await current.flatParams(),
+      };
+    }
+
+    // 5. The final LoRA with kohya's metadata, and its artifacts row.
+    const graph = graph0 ?? current.graph;
+    const outputPath = await exportFinalLora({
+      store,
+      dataDir,
+      runId,
+      config: c,
+      dataset: ds,
+      computeDType: dtype,
+      baseModelSha256: unetW.sha256,
+      perEpoch,
+      totalSteps,
+      steps: doneSteps,
+      modules: graph.modules,
+      values: unpackLoraParams(graph.layout, await current.flatParams()),
+    });
+    store.runs.update(runId, { status: 'completed', finishedAt: new Date().toISOString() });
+    emit({ type: 'done', outputPath, cancelled: false });
+    return { ...result, outputPath, cancelled: false, finalParams: await current.flatParams() };
+  } catch (e) {
+    if (failedRun !== undefined)
+      store.runs.update(failedRun, {
+        status: 'failed',
+        error: (e as Error).message,
+        finishedAt: new Date().toISOString(),
+      });
+    throw e;
+  } finally {
+    for (const t of trainers.values()) await t.release();
+    await encoders.release();
+    await ckpt.close();
+  }
+}
