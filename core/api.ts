@@ -64,6 +64,28 @@ const modelSchema = z.object({
   hashes: z.record(z.string(), z.string()),
   metadata: jsonObject,
   addedAt: timestamp,
+  /** The file was not found by the last scan of its folder (the row is kept until removed). */
+  missing: z.boolean(),
+  /** A preview image beside the file (`name.png`, `name.preview.png`, …), if any. */
+  preview: z.string().nullable(),
+  /** Whether this app can use the file as what it is; `reason` says why not. */
+  supported: z.boolean(),
+  reason: z.string().nullable(),
+});
+
+export const IMPORT_SKIP_REASONS = [
+  'empty',
+  'unsupported',
+  'corrupt',
+  'too-large',
+  'unreadable',
+  'orphan-caption',
+] as const;
+
+const skippedFileSchema = z.object({
+  relPath: z.string(),
+  reason: z.enum(IMPORT_SKIP_REASONS),
+  message: z.string(),
 });
 
 const datasetSchema = z.object({
@@ -75,6 +97,14 @@ const datasetSchema = z.object({
   imageCount: z.int().min(0),
   excludedCount: z.int().min(0),
   captionedCount: z.int().min(0),
+  /** The folder the last datasets.import read (never modified); null before any import. */
+  sourceDir: z.string().nullable(),
+  /** `<dataDir>/datasets/<id>`: working copies and thumbnails. */
+  workDir: z.string().nullable(),
+  /** Files the last import left out, with why. */
+  skipped: z.array(skippedFileSchema),
+  /** Images the OCR scan flagged (and the user did not keep): left out of training. */
+  flaggedCount: z.int().min(0),
 });
 
 const imageFlagsSchema = z.object({
@@ -96,6 +126,21 @@ const imageSchema = z.object({
   hash: z.string().nullable(),
   addedAt: timestamp,
   updatedAt: timestamp,
+  /** From an import: path inside the source folder ('/'-separated). */
+  relPath: z.string().nullable(),
+  /** From an import: the working copy (what training reads) and the WebP thumbnail. */
+  workPath: z.string().nullable(),
+  thumbPath: z.string().nullable(),
+  format: z.string().nullable(),
+  /** kohya `N_name` folder: N (1 elsewhere) and name (the class / trigger words). */
+  repeats: z.int().min(1),
+  className: z.string().nullable(),
+  /** sha256 of the source file's bytes (hex). */
+  sha256: z.string().nullable(),
+  /** Share of the image covered by text (OCR scan), 0…1; null until scanned. */
+  textRatio: z.number().min(0).max(1).nullable(),
+  /** textRatio ≥ the scan's threshold; a flagged image trains only when `keep` is set. */
+  textFlagged: z.boolean().nullable(),
 });
 
 export const RUN_STATUSES = [
@@ -223,6 +268,9 @@ export const JOB_KINDS = [
   'generate',
   'download',
   'eval',
+  'scan',
+  'hash',
+  'scan',
 ] as const;
 export const JOB_STATUSES = ['queued', 'running', 'done', 'error', 'cancelled'] as const;
 
@@ -338,6 +386,8 @@ const parsedInfotextSchema = z.object({
   extra: z.record(z.string(), z.string()),
 });
 
+export const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
+
 export const settingsSchema = z.object({
   executionProvider: executionProviderChoice.default('auto'),
   theme: z.enum(['system', 'light', 'dark']).default('system'),
@@ -346,6 +396,16 @@ export const settingsSchema = z.object({
   /** Where exports and images go; null means `<data dir>/outputs`. */
   outputDir: absolutePath.nullable().default(null),
   huggingFaceEndpoint: z.url().default('https://huggingface.co'),
+  /** Hugging Face access token (gated repos); settings.get returns it masked. */
+  huggingFaceToken: z.string().trim().max(500).nullable().default(null),
+  /** Intra-op threads for the CPU execution provider; 0 lets onnxruntime choose. */
+  cpuThreads: z.int().min(0).max(256).default(0),
+  /** Keep the last used model loaded between jobs (faster, uses memory). */
+  keepModelWarm: z.boolean().default(true),
+  defaultOutputFormat: z.enum(OUTPUT_FORMATS).default('png'),
+  /** Set by models.setDefault. */
+  defaultCheckpointId: id.nullable().default(null),
+  defaultVaeId: id.nullable().default(null),
 });
 export const SETTINGS_KEYS = Object.keys(settingsSchema.shape) as (keyof Settings)[];
 
@@ -386,19 +446,75 @@ export const apiMethods = {
     z.strictObject({ kind: z.enum(MODEL_KINDS).optional() }),
     z.array(modelSchema),
   ),
-  /** Registers a file (or diffusers folder) already on disk; never copies it. */
+  /**
+   * Registers a file (or diffusers folder) already on disk; never copies it. A .safetensors
+   * file's kind, family and metadata are read from its header; `kind`/`family` are needed only
+   * for diffusers folders (or to name a family the header does not tell).
+   */
   'models.add': method(
     z.strictObject({
       path: absolutePath,
-      kind: z.enum(MODEL_KINDS),
-      family: z.enum(MODEL_FAMILIES).default('unknown'),
+      kind: z.enum(MODEL_KINDS).optional(),
+      family: z.enum(MODEL_FAMILIES).optional(),
       name: z.string().trim().min(1).max(200).optional(),
       metadata: jsonObject.default({}),
     }),
     modelSchema,
   ),
-  /** Forgets the model; the file on disk is left alone. */
-  'models.remove': method(byId, removed),
+  /**
+   * Forgets the model; the file on disk is left alone unless `deleteFile` is set and `confirm`
+   * repeats the file's name (a second, deliberate confirmation).
+   */
+  'models.remove': method(
+    z.strictObject({ id, deleteFile: z.boolean().default(false), confirm: z.string().optional() }),
+    z.object({ id, fileDeleted: z.boolean() }),
+  ),
+  /**
+   * Job: scans the given folders (default: the modelDirs setting), registers new model files,
+   * updates known ones and marks rows whose file is gone as missing.
+   */
+  'models.scan': method(
+    z.strictObject({ folders: z.array(absolutePath).min(1).max(64).optional() }),
+    z.object({ jobId }),
+  ),
+  /** The model sub-folders of an A1111/Forge or ComfyUI install at `root`. */
+  'models.suggestFolders': method(
+    z.strictObject({ root: absolutePath }),
+    z.array(
+      z.object({
+        path: z.string(),
+        role: z.enum(['checkpoint', 'lora', 'vae', 'embedding']),
+        layout: z.enum(['a1111', 'comfyui']),
+      }),
+    ),
+  ),
+  /** Job: computes sha256/AutoV2/legacy (+ AutoV3 for LoRAs), cached by path+size+mtime. */
+  'models.hashes': method(byId, z.object({ jobId })),
+  /**
+   * Job: downloads a file into the data dir's models folder (or the configured folder for its
+   * kind), verifies it and registers it. Progress: step/total in bytes, speed/ETA in message.
+   */
+  'models.download': method(
+    z.strictObject({
+      source: z.discriminatedUnion('kind', [
+        z.strictObject({
+          kind: z.literal('hf'),
+          repo: z.string().trim().min(1).max(200),
+          file: z.string().trim().min(1).max(1000),
+          revision: z.string().trim().min(1).max(200).optional(),
+        }),
+        z.strictObject({ kind: z.literal('url'), url: z.url({ protocol: /^https?$/ }) }),
+      ]),
+      sha256: z
+        .string()
+        .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')
+        .optional(),
+      kind: z.enum(MODEL_KINDS).optional(),
+    }),
+    z.object({ jobId }),
+  ),
+  /** Makes a checkpoint or VAE the default (stored in settings). */
+  'models.setDefault': method(byId, settingsSchema),
 
   'datasets.list': method(noInput, z.array(datasetSchema)),
   'datasets.create': method(
@@ -411,6 +527,40 @@ export const apiMethods = {
   'datasets.get': method(byId, datasetSchema),
   /** Deletes the dataset and its image rows (image files are left alone). */
   'datasets.remove': method(byId, removed),
+  /**
+   * Job: imports every image under `folder` (never modified) into `<dataDir>/datasets/<id>/`
+   * (working copies + thumbnails) and adds/updates its image rows; skipped files land in
+   * `datasets.get(...).skipped`. Captions already edited in the app are kept on re-import.
+   */
+  'datasets.import': method(
+    z.strictObject({ datasetId: id, folder: absolutePath }),
+    z.object({ jobId }),
+  ),
+  /**
+   * Job: measures each image's text area with the OCR detector and flags those at or over
+   * `flagRatio`. Images already measured are only re-flagged unless `rescan` is set.
+   */
+  'datasets.scanText': method(
+    z.strictObject({
+      datasetId: id,
+      flagRatio: z.number().min(0).max(1).default(0.005),
+      rescan: z.boolean().default(false),
+    }),
+    z.object({ jobId }),
+  ),
+  /**
+   * Writes the training images as a kohya folder: `<folder>/<repeats>_<name>/<file>` plus a
+   * `.txt` caption each. Refuses to replace existing files unless `overwrite`.
+   */
+  'datasets.exportKohya': method(
+    z.strictObject({ datasetId: id, folder: absolutePath, overwrite: z.boolean().default(false) }),
+    z.object({
+      folder: z.string(),
+      subfolders: z.array(z.string()),
+      images: z.int().min(0),
+      captions: z.int().min(0),
+    }),
+  ),
 
   'images.list': method(
     z.strictObject({
@@ -433,6 +583,11 @@ export const apiMethods = {
         message: 'nothing to update: give caption and/or flags',
       }),
     imageSchema,
+  ),
+  /** An imported image's WebP thumbnail as base64 (for clients without the file route). */
+  'images.thumbnail': method(
+    byId,
+    z.object({ id, mime: z.literal('image/webp'), data: z.string() }),
   ),
 
   'runs.list': method(
@@ -530,6 +685,7 @@ export type ModelFamily = Model['family'];
 export type Dataset = z.output<typeof datasetSchema>;
 export type DatasetImage = z.output<typeof imageSchema>;
 export type ImageFlags = z.output<typeof imageFlagsSchema>;
+export type ImportSkippedFile = z.output<typeof skippedFileSchema>;
 export type TrainingRun = z.output<typeof runSchema>;
 export type RunStatus = TrainingRun['status'];
 export type RunStep = z.output<typeof runStepSchema>;

@@ -3,6 +3,7 @@
 //   GET  /events?token=…   WebSocket; one ApiEvent JSON per message
 //   GET  /, /assets/…      dist/renderer; `/?token=…` sets an HttpOnly session cookie
 //   GET  /files/generations/<id>.png   a generated image (cookie or bearer token)
+//   GET  /files/thumbs/<imageId>.webp  a dataset image's thumbnail (same auth)
 //   POST /generate, GET /jobs/<id>      REST-style aliases of generate.start and jobs.get
 // Every request must carry a loopback Host (DNS-rebinding guard) and no foreign Origin.
 import http from 'node:http';
@@ -41,6 +42,7 @@ export const GENERATE_ALIAS = '/generate';
 export const JOBS_PREFIX = '/jobs/';
 // The only file URLs there are: an id, nothing a path could be smuggled through.
 const GENERATION_FILE_RE = /^\/files\/generations\/([1-9][0-9]{0,14})\.png$/;
+const THUMB_FILE_RE = /^\/files\/thumbs\/([1-9][0-9]{0,14})\.webp$/;
 
 export interface ServeOptions {
   service: ApiService;
@@ -240,13 +242,20 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       });
     }
     const match = GENERATION_FILE_RE.exec(rawPath);
-    const file = match ? await service.generationImagePath(Number(match[1])) : null;
+    const thumb = match ? null : THUMB_FILE_RE.exec(rawPath);
+    const file = match
+      ? await service.generationImagePath(Number(match[1]))
+      : thumb
+        ? await service.imageThumbnailPath(Number(thumb[1]))
+        : null;
     if (!file) {
       throw new HttpError({
         code: 'not_found',
         message: match
           ? `no image for generation #${match[1]} (no such row, or its file is gone)`
-          : `${rawPath}: not found (valid: /files/generations/<id>.png)`,
+          : thumb
+            ? `no thumbnail for image #${thumb[1]} (no such row, not imported, or its file is gone)`
+            : `${rawPath}: not found (valid: /files/generations/<id>.png, /files/thumbs/<id>.webp)`,
       });
     }
     sendFile(res, file, req.method === 'HEAD', {

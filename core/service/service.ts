@@ -18,11 +18,21 @@ import { appVersion } from './package-info.js';
 import { libraryHandlers } from './library-handlers.js';
 import { trainingHandlers } from './training-handlers.js';
 import { generateHandlers, generationImageFile } from './generate-handlers.js';
+import { datasetHandlers, imageThumbnailFile } from './dataset-handlers.js';
+import { modelHandlers } from './model-handlers.js';
+import { settingsHandlers } from './settings-handlers.js';
 import { JobRunner } from './jobs.js';
 import { createDefaultGenerate, type GenerateFn } from './default-generate.js';
 import type { Handler, Handlers, ServiceContext } from './context.js';
 
-const handlers: Handlers = { ...libraryHandlers, ...trainingHandlers, ...generateHandlers };
+const handlers: Handlers = {
+  ...libraryHandlers,
+  ...trainingHandlers,
+  ...generateHandlers,
+  ...datasetHandlers,
+  ...modelHandlers,
+  ...settingsHandlers,
+};
 
 export interface ApiServiceOptions {
   dataDir: string;
@@ -45,6 +55,8 @@ export interface ApiService extends Api {
   emit(event: ApiEvent): void;
   /** The PNG of a generations row (for serve mode's file route), or null if it is gone. */
   generationImagePath(id: number): Promise<string | null>;
+  /** An imported image's WebP thumbnail (for serve mode's file route), or null. */
+  imageThumbnailPath(id: number): Promise<string | null>;
   /** Cancels jobs, releases the engine; closes the store if the service opened it. */
   close(): void;
 }
@@ -139,6 +151,8 @@ export function createApiService(opts: ApiServiceOptions): ApiService {
     emit,
 
     generationImagePath: (id) => generationImageFile(store, id),
+
+    imageThumbnailPath: (id) => imageThumbnailFile(store, opts.dataDir, id),
 
     close() {
       jobs.close();

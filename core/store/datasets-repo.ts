@@ -1,7 +1,7 @@
 // Datasets and their images. Image files live wherever the user keeps them (or where the
 // importer copies them); rows hold captions, flags and the metadata the pipeline computes.
 import type { Database } from 'better-sqlite3';
-import type { Dataset, DatasetImage, ImageFlags } from '../api.js';
+import type { Dataset, DatasetImage, ImageFlags, ImportSkippedFile } from '../api.js';
 import { bit, nowIso } from './util.js';
 
 interface DatasetRow {
@@ -13,6 +13,10 @@ interface DatasetRow {
   image_count: number;
   excluded_count: number;
   captioned_count: number;
+  flagged_count: number;
+  source_dir: string | null;
+  work_dir: string | null;
+  import_skipped: string;
 }
 
 interface ImageRow {
@@ -27,6 +31,31 @@ interface ImageRow {
   hash: string | null;
   added_at: string;
   updated_at: string;
+  rel_path: string | null;
+  work_path: string | null;
+  thumb_path: string | null;
+  format: string | null;
+  repeats: number;
+  class_name: string | null;
+  text_ratio: number | null;
+  text_flagged: 0 | 1 | null;
+}
+
+/** What an import knows of one image (core/dataset's ImportedImage, in store terms). */
+export interface ImportedImageRow {
+  /** Absolute source path: the row's identity within the dataset. */
+  path: string;
+  relPath: string;
+  workPath: string;
+  thumbPath: string;
+  format: string;
+  repeats: number;
+  className: string | null;
+  sha256: string;
+  width: number;
+  height: number;
+  /** Sidecar caption; used only for rows that do not exist yet. */
+  caption: string | null;
 }
 
 export type ImageFilter = 'all' | 'included' | 'excluded' | 'uncaptioned';
@@ -48,19 +77,28 @@ export interface ImagePatch {
   hash?: string | null;
 }
 
+// A text-flagged image is left out of training unless the user pinned it (keep).
+const FLAGGED = 'coalesce(text_flagged, 0) = 1 AND keep = 0';
+
 const DATASET_SELECT = `
   SELECT d.*,
     (SELECT count(*) FROM images i WHERE i.dataset_id = d.id) AS image_count,
     (SELECT count(*) FROM images i WHERE i.dataset_id = d.id AND i.excluded = 1) AS excluded_count,
-    (SELECT count(*) FROM images i WHERE i.dataset_id = d.id AND i.caption <> '') AS captioned_count
+    (SELECT count(*) FROM images i WHERE i.dataset_id = d.id AND i.caption <> '') AS captioned_count,
+    (SELECT count(*) FROM images i WHERE i.dataset_id = d.id AND ${FLAGGED}) AS flagged_count
   FROM datasets d`;
 
 const IMAGE_FILTERS: Readonly<Record<ImageFilter, string>> = Object.freeze({
   all: '',
-  included: 'AND excluded = 0',
-  excluded: 'AND excluded = 1',
+  included: `AND excluded = 0 AND NOT (${FLAGGED})`,
+  excluded: `AND (excluded = 1 OR (${FLAGGED}))`,
   uncaptioned: "AND caption = ''",
 });
+
+function parseSkipped(text: string): ImportSkippedFile[] {
+  const value: unknown = JSON.parse(text);
+  return Array.isArray(value) ? (value as ImportSkippedFile[]) : [];
+}
 
 function toDataset(r: DatasetRow): Dataset {
   return {
@@ -72,6 +110,10 @@ function toDataset(r: DatasetRow): Dataset {
     imageCount: r.image_count,
     excludedCount: r.excluded_count,
     captionedCount: r.captioned_count,
+    sourceDir: r.source_dir,
+    workDir: r.work_dir,
+    skipped: parseSkipped(r.import_skipped),
+    flaggedCount: r.flagged_count,
   };
 }
 
@@ -87,6 +129,15 @@ function toImage(r: ImageRow): DatasetImage {
     hash: r.hash,
     addedAt: r.added_at,
     updatedAt: r.updated_at,
+    relPath: r.rel_path,
+    workPath: r.work_path,
+    thumbPath: r.thumb_path,
+    format: r.format,
+    repeats: r.repeats,
+    className: r.class_name,
+    sha256: r.hash,
+    textRatio: r.text_ratio,
+    textFlagged: r.text_flagged === null ? null : r.text_flagged === 1,
   };
 }
 
@@ -128,6 +179,20 @@ export class DatasetsRepo {
       )
       .run({ id, name: patch.name ?? null, description: patch.description ?? null, at: nowIso() });
     return info.changes > 0 ? this.get(id) : undefined;
+  }
+
+  /** Records where the last import read from, wrote to, and what it skipped. */
+  setImport(
+    id: number,
+    info: { sourceDir: string; workDir: string; skipped: readonly ImportSkippedFile[] },
+  ): Dataset | undefined {
+    const info2 = this.db
+      .prepare(
+        `UPDATE datasets SET source_dir = ?, work_dir = ?, import_skipped = ?, updated_at = ?
+         WHERE id = ?`,
+      )
+      .run(info.sourceDir, info.workDir, JSON.stringify(info.skipped), nowIso(), id);
+    return info2.changes > 0 ? this.get(id) : undefined;
   }
 
   /** Deletes the dataset and (by cascade) its image rows. */
@@ -218,5 +283,60 @@ export class ImagesRepo {
 
   remove(id: number): boolean {
     return this.db.prepare('DELETE FROM images WHERE id = ?').run(id).changes > 0;
+  }
+
+  /**
+   * Adds the imported images, or refreshes the import fields of rows with the same source
+   * path. A row's caption, flags and text scan are the user's and stay; the sidecar caption
+   * fills only new rows. One transaction; returns the row ids in input order.
+   */
+  upsertImported(datasetId: number, images: readonly ImportedImageRow[]): number[] {
+    const upsert = this.db.prepare(
+      `INSERT INTO images (dataset_id, path, caption, width, height, hash, rel_path, work_path,
+         thumb_path, format, repeats, class_name, added_at, updated_at)
+       VALUES (@datasetId, @path, @caption, @width, @height, @hash, @relPath, @workPath,
+         @thumbPath, @format, @repeats, @className, @at, @at)
+       ON CONFLICT (dataset_id, path) DO UPDATE SET width = excluded.width,
+         height = excluded.height, rel_path = excluded.rel_path, work_path = excluded.work_path,
+         thumb_path = excluded.thumb_path, format = excluded.format, repeats = excluded.repeats,
+         class_name = excluded.class_name, updated_at = excluded.updated_at,
+         text_ratio = CASE WHEN images.hash IS excluded.hash THEN images.text_ratio END,
+         text_flagged = CASE WHEN images.hash IS excluded.hash THEN images.text_flagged END,
+         hash = excluded.hash
+       RETURNING id`,
+    );
+    return this.db.transaction(() => {
+      const at = nowIso();
+      return images.map(
+        (img) =>
+          (
+            upsert.get({
+              datasetId,
+              path: img.path,
+              caption: img.caption ?? '',
+              width: img.width,
+              height: img.height,
+              hash: img.sha256,
+              relPath: img.relPath,
+              workPath: img.workPath,
+              thumbPath: img.thumbPath,
+              format: img.format,
+              repeats: img.repeats,
+              className: img.className,
+              at,
+            }) as { id: number }
+          ).id,
+      );
+    })();
+  }
+
+  /** Stores OCR results: ratio (null keeps the measured one) and the flag. */
+  setTextScan(id: number, ratio: number | null, flagged: boolean): void {
+    this.db
+      .prepare(
+        `UPDATE images SET text_ratio = coalesce(@ratio, text_ratio), text_flagged = @flagged,
+           updated_at = @at WHERE id = @id`,
+      )
+      .run({ id, ratio, flagged: bit(flagged), at: nowIso() });
   }
 }

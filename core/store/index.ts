@@ -13,7 +13,7 @@ export type { DataDirOptions } from './data-dir.js';
 export { ModelsRepo } from './models-repo.js';
 export type { NewModel, ModelPatch } from './models-repo.js';
 export { DatasetsRepo, ImagesRepo } from './datasets-repo.js';
-export type { ImageFilter, NewImage, ImagePatch } from './datasets-repo.js';
+export type { ImageFilter, ImportedImageRow, NewImage, ImagePatch } from './datasets-repo.js';
 export { RunsRepo } from './runs-repo.js';
 export type { NewRun, RunPatch } from './runs-repo.js';
 export { ArtifactsRepo, GenerationsRepo } from './outputs-repo.js';

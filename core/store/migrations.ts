@@ -135,6 +135,40 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: 'dataset import: source/work dirs, skipped files; image provenance and text scan',
+    up(db) {
+      // What core/dataset's importFolder produces per image and per run, plus the OCR text
+      // filter's ratio and flag. All nullable: rows made before an import have none of it.
+      db.exec(`
+        ALTER TABLE datasets ADD COLUMN source_dir TEXT;
+        ALTER TABLE datasets ADD COLUMN work_dir TEXT;
+        ALTER TABLE datasets ADD COLUMN import_skipped TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE images ADD COLUMN rel_path TEXT;
+        ALTER TABLE images ADD COLUMN work_path TEXT;
+        ALTER TABLE images ADD COLUMN thumb_path TEXT;
+        ALTER TABLE images ADD COLUMN format TEXT;
+        ALTER TABLE images ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE images ADD COLUMN class_name TEXT;
+        ALTER TABLE images ADD COLUMN text_ratio REAL;
+        ALTER TABLE images ADD COLUMN text_flagged INTEGER CHECK (text_flagged IN (0, 1));
+      `);
+    },
+  },
+  {
+    version: 5,
+    name: 'model registry: missing flag, preview image, support verdict',
+    up(db) {
+      // Filled by models.add / models.scan from the file's header (core/hub's inspectModelFile).
+      db.exec(`
+        ALTER TABLE models ADD COLUMN missing INTEGER NOT NULL DEFAULT 0 CHECK (missing IN (0, 1));
+        ALTER TABLE models ADD COLUMN preview TEXT;
+        ALTER TABLE models ADD COLUMN supported INTEGER NOT NULL DEFAULT 1 CHECK (supported IN (0, 1));
+        ALTER TABLE models ADD COLUMN reason TEXT;
+      `);
+    },
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -13,6 +13,10 @@ interface ModelRow {
   hashes: string;
   metadata: string;
   added_at: string;
+  missing: number;
+  preview: string | null;
+  supported: number;
+  reason: string | null;
 }
 
 export interface NewModel {
@@ -23,10 +27,25 @@ export interface NewModel {
   sizeBytes: number;
   hashes?: Record<string, string>;
   metadata?: Record<string, unknown>;
+  preview?: string | null;
+  supported?: boolean;
+  reason?: string | null;
 }
 
 export type ModelPatch = Partial<
-  Pick<Model, 'name' | 'family' | 'sizeBytes' | 'hashes' | 'metadata'>
+  Pick<
+    Model,
+    | 'name'
+    | 'kind'
+    | 'family'
+    | 'sizeBytes'
+    | 'hashes'
+    | 'metadata'
+    | 'missing'
+    | 'preview'
+    | 'supported'
+    | 'reason'
+  >
 >;
 
 function toModel(r: ModelRow): Model {
@@ -40,6 +59,10 @@ function toModel(r: ModelRow): Model {
     hashes: parseJsonObject(r.hashes) as Record<string, string>,
     metadata: parseJsonObject(r.metadata),
     addedAt: r.added_at,
+    missing: r.missing === 1,
+    preview: r.preview,
+    supported: r.supported === 1,
+    reason: r.reason,
   };
 }
 
@@ -68,8 +91,10 @@ export class ModelsRepo {
   add(m: NewModel): Model {
     const info = this.db
       .prepare(
-        `INSERT INTO models (kind, family, name, path, size_bytes, hashes, metadata, added_at)
-         VALUES (@kind, @family, @name, @path, @sizeBytes, @hashes, @metadata, @addedAt)`,
+        `INSERT INTO models (kind, family, name, path, size_bytes, hashes, metadata, added_at,
+           preview, supported, reason)
+         VALUES (@kind, @family, @name, @path, @sizeBytes, @hashes, @metadata, @addedAt,
+           @preview, @supported, @reason)`,
       )
       .run({
         kind: m.kind,
@@ -80,6 +105,9 @@ export class ModelsRepo {
         hashes: JSON.stringify(m.hashes ?? {}),
         metadata: JSON.stringify(m.metadata ?? {}),
         addedAt: nowIso(),
+        preview: m.preview ?? null,
+        supported: m.supported === false ? 0 : 1,
+        reason: m.reason ?? null,
       });
     return this.get(Number(info.lastInsertRowid))!;
   }
@@ -94,8 +122,9 @@ export class ModelsRepo {
     const next = { ...current, ...patch };
     this.db
       .prepare(
-        `UPDATE models SET name = @name, family = @family, size_bytes = @sizeBytes,
-           hashes = @hashes, metadata = @metadata WHERE id = @id`,
+        `UPDATE models SET name = @name, kind = @kind, family = @family, size_bytes = @sizeBytes,
+           hashes = @hashes, metadata = @metadata, missing = @missing, preview = @preview,
+           supported = @supported, reason = @reason WHERE id = @id`,
       )
       .run({
         id,
@@ -104,6 +133,11 @@ export class ModelsRepo {
         sizeBytes: next.sizeBytes,
         hashes: JSON.stringify(next.hashes),
         metadata: JSON.stringify(next.metadata),
+        kind: next.kind,
+        missing: next.missing ? 1 : 0,
+        preview: next.preview,
+        supported: next.supported ? 1 : 0,
+        reason: next.reason,
       });
     return this.get(id);
   }

@@ -13,9 +13,10 @@ import {
   type ApiOutput,
 } from '../../core/api.js';
 import { startHarness, type Harness } from './harness.js';
-import { fakeGenerate } from '../service/fake-generate.js';
+import { fakeGenerate, solidPng } from '../service/fake-generate.js';
 
 const TINY_SD = path.resolve('test/fixtures/tiny_sd');
+const LORA_FIXTURE = path.resolve('test/fixtures/lora/lora_kohya.safetensors');
 // Jobs whose prompt says "hold" wait at their first step until the test ends.
 const pipeline = fakeGenerate({ holdAtTick: 1, holdIf: (p) => p.prompt === 'hold' });
 
@@ -55,6 +56,36 @@ function seedDataset(h: Harness, images = 0) {
     Array.from({ length: images }, (_, i) => ({ path: `/images/${i}.png`, caption: `c${i}` })),
   );
   return dataset;
+}
+
+const WEBP_LIKE = 'RIFF\0\0\0\0WEBPVP8 ';
+
+/** One imported-looking image row whose working copy and thumbnail are real files. */
+function seedImported(h: Harness, extra: { caption?: string } = {}) {
+  const dataset = seedDataset(h);
+  const name = unique('img');
+  const workPath = path.join(h.dir, 'datasets', 'seeded', `${name}.png`);
+  const thumbPath = path.join(h.dir, 'datasets', 'seeded', `${name}.webp`);
+  fs.mkdirSync(path.dirname(workPath), { recursive: true });
+  fs.writeFileSync(workPath, 'png bytes');
+  // The thumbnail route serves only WebP files: RIFF….WEBP is all it checks.
+  fs.writeFileSync(thumbPath, WEBP_LIKE);
+  const [imageId] = h.service.store.images.upsertImported(dataset.id, [
+    {
+      path: `/src/${name}.png`,
+      relPath: `3_cat/${name}.png`,
+      workPath,
+      thumbPath,
+      format: 'png',
+      repeats: 3,
+      className: 'cat',
+      sha256: 'ab'.repeat(32),
+      width: 8,
+      height: 8,
+      caption: extra.caption ?? null,
+    },
+  ]);
+  return { dataset, imageId, name };
 }
 
 function seedRun(h: Harness) {
@@ -120,14 +151,69 @@ const cases: { [M in ApiMethodName]: Case<M> } = {
   'models.add': {
     input: (h) => {
       const file = path.join(h.dir, 'added.safetensors');
-      fs.writeFileSync(file, Buffer.alloc(64));
-      return { path: file, kind: 'checkpoint', family: 'sd15' };
+      fs.copyFileSync(LORA_FIXTURE, file);
+      return { path: file };
     },
-    check: (out) => expect(out).toMatchObject({ name: 'added', sizeBytes: 64, kind: 'checkpoint' }),
+    check: (out) => {
+      expect(out).toMatchObject({ name: 'added', kind: 'lora', supported: true, missing: false });
+      expect(out.metadata.ss_network_dim).toBe('4');
+    },
   },
   'models.remove': {
     input: (h) => ({ id: seedModel(h).id }),
-    check: (out, h) => expect(h.service.store.models.get(out.id)).toBeUndefined(),
+    check: (out, h) => {
+      expect(out.fileDeleted).toBe(false);
+      expect(h.service.store.models.get(out.id)).toBeUndefined();
+    },
+  },
+  'models.scan': {
+    input: (h) => {
+      const root = path.join(h.dir, unique('a1111'));
+      fs.mkdirSync(path.join(root, 'models', 'Lora'), { recursive: true });
+      fs.copyFileSync(LORA_FIXTURE, path.join(root, 'models', 'Lora', 'scanned.safetensors'));
+      return { folders: [root] };
+    },
+    check: async (out, h) => {
+      const done = await waitForJob(h, out.jobId);
+      expect(done.status).toBe('done');
+      const names = h.service.store.models.list({ kind: 'lora' }).map((m) => m.name);
+      expect(names).toContain('scanned');
+    },
+  },
+  'models.suggestFolders': {
+    input: (h) => {
+      const root = path.join(h.dir, unique('webui'));
+      fs.mkdirSync(path.join(root, 'models', 'Stable-diffusion'), { recursive: true });
+      return { root };
+    },
+    check: (out) =>
+      expect(out).toContainEqual(expect.objectContaining({ role: 'checkpoint', layout: 'a1111' })),
+  },
+  'models.hashes': {
+    input: async (h) => {
+      const file = path.join(h.dir, `${unique('hashed')}.safetensors`);
+      fs.copyFileSync(LORA_FIXTURE, file);
+      return { id: (await h.service.call('models.add', { path: file })).id };
+    },
+    check: async (out, h) => {
+      expect((await waitForJob(h, out.jobId)).status).toBe('done');
+      const row = h.service.store.models.list().find((m) => m.hashes.autov3);
+      expect(row?.hashes.autov2).toMatch(/^[0-9a-f]{10}$/);
+    },
+  },
+  'models.download': {
+    // Nothing listens on the discard port: the job ends with a clear offline error.
+    input: () => ({ source: { kind: 'url', url: 'http://127.0.0.1:9/x.safetensors' } }),
+    check: async (out, h) => {
+      const done = await waitForJob(h, out.jobId);
+      expect(done.status).toBe('error');
+      expect(done.error?.message).toMatch(/x\.safetensors/);
+    },
+  },
+  'models.setDefault': {
+    input: (h) => ({ id: seedModel(h).id }),
+    check: (out, h) =>
+      expect(out.defaultCheckpointId).toBe(h.service.store.settings.getAll().defaultCheckpointId),
   },
   'datasets.list': {
     input: (h) => {
@@ -147,6 +233,55 @@ const cases: { [M in ApiMethodName]: Case<M> } = {
   'datasets.remove': {
     input: (h) => ({ id: seedDataset(h, 1).id }),
     check: (out, h) => expect(h.service.store.datasets.get(out.id)).toBeUndefined(),
+  },
+  'datasets.import': {
+    input: async (h) => {
+      const folder = path.join(h.dir, unique('import-src'));
+      fs.mkdirSync(folder);
+      fs.writeFileSync(path.join(folder, 'a.png'), await solidPng(16, 16));
+      fs.writeFileSync(path.join(folder, 'a.txt'), 'a grey square');
+      fs.writeFileSync(path.join(folder, 'notes.md'), 'not an image');
+      return { datasetId: seedDataset(h).id, folder };
+    },
+    check: async (out, h) => {
+      expect(out.jobId).toMatch(/^import-/);
+      expect(await waitForJob(h, out.jobId)).toMatchObject({ status: 'done', progress: 1 });
+      const dataset = h.service.store.datasets.list().find((d) => d.sourceDir !== null)!;
+      expect(dataset.skipped.map((s) => [s.relPath, s.reason])).toEqual([
+        ['notes.md', 'unsupported'],
+      ]);
+      const [image] = h.service.store.images.list(dataset.id).items;
+      expect(image).toMatchObject({ relPath: 'a.png', caption: 'a grey square', width: 16 });
+    },
+  },
+  'datasets.scanText': {
+    input: (h) => {
+      const { dataset, imageId } = seedImported(h);
+      // Already measured: the job only re-flags, without loading the OCR model.
+      h.service.store.images.setTextScan(imageId, 0.02, false);
+      return { datasetId: dataset.id, flagRatio: 0.01 };
+    },
+    check: async (out, h) => {
+      expect(await waitForJob(h, out.jobId)).toMatchObject({ status: 'done' });
+      const flagged = h.service.store.datasets.list().filter((d) => d.flaggedCount === 1);
+      expect(flagged).toHaveLength(1);
+    },
+  },
+  'datasets.exportKohya': {
+    input: (h) => ({
+      datasetId: seedImported(h, { caption: 'a cat' }).dataset.id,
+      folder: path.join(h.dir, unique('kohya')),
+    }),
+    check: (out) => {
+      expect(out).toMatchObject({ subfolders: ['3_cat'], images: 1, captions: 1 });
+      const files = fs.readdirSync(path.join(out.folder, '3_cat')).sort();
+      expect(files).toHaveLength(2);
+      expect(files[1]).toMatch(/\.txt$/);
+    },
+  },
+  'images.thumbnail': {
+    input: (h) => ({ id: seedImported(h).imageId }),
+    check: (out) => expect(Buffer.from(out.data, 'base64').toString()).toBe(WEBP_LIKE),
   },
   'images.list': {
     input: (h) => ({ datasetId: seedDataset(h, 3).id, limit: 2 }),

@@ -5,6 +5,7 @@ import { loadLoraFile, readLoraFile } from '../../core/formats/index.js';
 import { unetConfigFromJson, unetModuleSites } from '../../core/models/index.js';
 import { openStore, type Store } from '../../core/store/index.js';
 import {
+  readTrainState,
   runDirOf,
   trainLora,
   type TrainEvent,
@@ -12,6 +13,13 @@ import {
 } from '../../core/train/index.js';
 import { loadJson } from '../models/model-fixtures.js';
 import { makeTinyDataset, tinyConfig } from './run-helpers.js';
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+}
 
 describe('trainLora on the tiny SD model: caches, resume, export', () => {
   let store: Store;
@@ -45,8 +53,8 @@ describe('trainLora on the tiny SD model: caches, resume, export', () => {
     expect(second.encoderCalls).toEqual({ vae: 0, textEncoder: 0 });
     expect(first.dynamicCaptions).toBe(false);
     // Same seed, same data: the same losses and parameters.
-    expect(second.steps.map((s) => s.loss)).toEqual(first.steps.map((s) => s.loss));
-    expect(second.finalParams).toEqual(first.finalParams);
+    second.steps.forEach((s, k) => expect(s.loss).toBeCloseTo(first.steps[k].loss, 6));
+    expect(maxDiff(second.finalParams, first.finalParams)).toBeLessThan(1e-6);
   });
 
   it('resumes exactly: N steps + resume + N steps = 2N steps', async () => {
@@ -55,11 +63,11 @@ describe('trainLora on the tiny SD model: caches, resume, export', () => {
     expect(resumed.runId).toBe(first.runId);
     expect(resumed.steps.map((s) => s.step)).toEqual([2, 3]);
     resumed.steps.forEach((s, k) => expect(s.loss).toBeCloseTo(first.steps[2 + k].loss, 6));
-    let diff = 0;
-    for (let i = 0; i < first.finalParams.length; i++)
-      diff = Math.max(diff, Math.abs(resumed.finalParams[i] - first.finalParams[i]));
-    expect(diff).toBeLessThan(1e-6);
-    expect(first.finalParams.some((v, i) => v !== second.finalParams[i] || v !== 0)).toBe(true);
+    expect(maxDiff(resumed.finalParams, first.finalParams)).toBeLessThan(1e-6);
+    // …and the two resumed steps moved the parameters, so the comparison means something.
+    const saved = await readTrainState(state);
+    expect(saved.step).toBe(2);
+    expect(maxDiff(resumed.finalParams, saved.trainer.param)).toBeGreaterThan(1e-5);
   }, 30_000);
 
   it('exports a kohya LoRA with ss_* metadata that core/formats/lora loads; artifact recorded', async () => {

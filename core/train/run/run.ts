@@ -150,7 +150,7 @@ export async function trainLora(
     await writeFile(join(runDir, 'run.json'), JSON.stringify(c, null, 2));
     store.runs.update(runId, {
       status: 'running',
-      startedAt: new Date().toISOString(),
+      startedAt: store.runs.get(runId)?.startedAt ?? new Date().toISOString(),
       error: null,
     });
     emit({
@@ -271,7 +271,8 @@ export async function trainLora(
     };
 
     const first = resumed?.step ?? 0;
-    const t0 = performance.now();
+    // Seconds spent in steps, graph builds excluded (a new bucket builds its graph once).
+    let stepSeconds = 0;
     let cancelled = false;
     for (let s = first; s < totalSteps; s++) {
       if (o.signal?.aborted) {
@@ -281,6 +282,7 @@ export async function trainLora(
       const epoch = Math.floor(s / perEpoch);
       const batch = planOf(epoch)[s % perEpoch];
       const trainer = await trainerFor(batch);
+      const tStep = performance.now();
       const next = seededUniform(deriveSeed(c.seed, SEED_PURPOSE.step, s));
       const B = batch.items.length;
       const h = batch.bucket.height / 8;
@@ -325,8 +327,8 @@ export async function trainLora(
       steps.push({ step: s, loss: r.loss, lr: r.lr, skipped: r.skipped });
       store.runs.recordSteps(runId, [{ step: s, loss: r.loss, lr: r.lr }]);
       const done = s + 1;
-      const secs = (performance.now() - t0) / 1000;
-      const itPerSec = (done - first) / secs;
+      stepSeconds += (performance.now() - tStep) / 1000;
+      const itPerSec = (done - first) / stepSeconds;
       emit({
         type: 'progress',
         step: done,
@@ -345,14 +347,13 @@ export async function trainLora(
       if (done < totalSteps && (byEpoch || bySteps)) await checkpoint(done);
     }
     const doneSteps = first + steps.length;
-    const seconds = (performance.now() - t0) / 1000;
     const result = {
       runId,
       steps,
       totalSteps,
       dynamicCaptions: dynamic,
       encoderCalls: { ...encoders.calls },
-      stepsPerSecond: steps.length / seconds,
+      stepsPerSecond: steps.length / stepSeconds,
     };
     if (!current) throw new Error('training run made no step (nothing left to train)');
     if (cancelled) {
