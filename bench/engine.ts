@@ -24,6 +24,7 @@ import {
   LoraTrainer,
   type LoraTrainGraph,
 } from '../core/train/index.js';
+import { table } from './util.js';
 
 const REPEATS = 5;
 const RANK = 32;
@@ -34,18 +35,6 @@ const GIB = 2 ** 30;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (v: number) => v.toFixed(0);
 const gflop = (v: number) => (v / 1e9).toFixed(1);
-
-function table(head: string[], rows: (string | number)[][]): string {
-  const cells = [head, ...rows.map((r) => r.map(String))];
-  const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
-  const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [
-    line(cells[0]),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    ...cells.slice(1).map(line),
-  ].join('\n');
-}
 
 function stepGraph(cfg: UNetConfig, latent: number, weights = syntheticWeights()): LoraTrainGraph {
   return buildTrainStepGraph({

@@ -19,34 +19,16 @@ import {
   type GenerateParams,
 } from '../core/generate/index.js';
 import { SD15_UNET_CONFIG, slotsFromSites, unetModuleSites } from '../core/models/index.js';
+import { table, intArg } from './util.js';
 
 const TINY = fileURLToPath(new URL('../test/fixtures/tiny_sd', import.meta.url));
 const LORA = fileURLToPath(
   new URL('../test/fixtures/lora/lora_kohya.safetensors', import.meta.url),
 );
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
-
-const STEPS = arg('steps', 20);
-const SIZE = arg('size', 64);
-const REPEATS = arg('repeats', 3);
-
-function table(head: string[], rows: (string | number)[][]): string {
-  const cells = [head, ...rows.map((r) => r.map(String))];
-  const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
-  const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [
-    line(cells[0]),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    ...cells.slice(1).map(line),
-  ].join('\n');
-}
+const STEPS = intArg('steps', 20);
+const SIZE = intArg('size', 64);
+const REPEATS = intArg('repeats', 3);
 
 interface Timing {
   /** Wall time of the generate() call, s. */

@@ -31,6 +31,7 @@ import {
   type ModelSessions,
 } from '../core/models/index.js';
 import { Session, writeModel, type HostTensor } from '../core/onnx/index.js';
+import { table } from './util.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const TINY = fileURLToPath(
@@ -41,18 +42,6 @@ const TINY_CONFIGS = {
   vae: { norm_num_groups: 8 },
   textEncoder: { num_attention_heads: 4 },
 };
-
-function table(head: string[], rows: (string | number)[][]): string {
-  const cells = [head, ...rows.map((r) => r.map(String))];
-  const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
-  const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [
-    line(cells[0]),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    ...cells.slice(1).map(line),
-  ].join('\n');
-}
 
 const ms = (v: number) => v.toFixed(0);
 const REPEATS = 3;

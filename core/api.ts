@@ -122,7 +122,7 @@ const imageSchema = z.object({
   flags: imageFlagsSchema,
   width: z.int().positive().nullable(),
   height: z.int().positive().nullable(),
-  /** Perceptual hash (hex) used by dedup; null until computed. */
+  /** sha256 (hex) of the source file's bytes, set by datasets.import (same as `sha256`). */
   hash: z.string().nullable(),
   addedAt: timestamp,
   updatedAt: timestamp,
@@ -157,15 +157,16 @@ export const LR_SCHEDULERS = ['constant', 'constant_with_warmup', 'linear', 'cos
 
 /** Training hyper-parameters (kohya names in comments where they differ). */
 export const trainingConfigSchema = z.strictObject({
+  // Bounds follow core/train's run config (kohya names), so a run's view is never clamped.
   resolution: z
     .int()
-    .min(256)
+    .min(64)
     .max(2048)
     .refine((n) => n % 64 === 0, 'must be a multiple of 64')
     .default(512),
   batchSize: z.int().min(1).max(64).default(1),
   maxSteps: z.int().min(1).max(1_000_000).default(1000), // max_train_steps
-  rank: z.int().min(1).max(256).default(16), // network_dim
+  rank: z.int().min(1).max(1024).default(16), // network_dim
   alpha: z.number().positive().max(1024).default(16), // network_alpha
   learningRate: z.number().positive().max(1).default(1e-4), // unet_lr
   trainTextEncoder: z.boolean().default(false),
@@ -176,7 +177,7 @@ export const trainingConfigSchema = z.strictObject({
   weightDecay: z.number().min(0).max(1).default(0.01),
   seed: z.int().min(0).max(0xffff_ffff).default(42),
   precision: z.enum(['auto', 'fp16', 'fp32']).default('auto'),
-  clipSkip: z.int().min(1).max(2).default(1),
+  clipSkip: z.int().min(1).max(12).default(1),
   captionDropoutRate: z.number().min(0).max(1).default(0),
   shuffleCaptionTags: z.boolean().default(false),
   saveEverySteps: z.int().min(0).default(0), // 0: only at the end
@@ -206,6 +207,12 @@ const runStepSchema = z.object({
   loss: z.number(),
   lr: z.number(),
   at: timestamp,
+});
+
+const runSampleSchema = z.object({
+  step: z.int().min(0),
+  path: z.string(),
+  prompt: z.string().optional(),
 });
 
 const artifactSchema = z.object({
@@ -270,7 +277,6 @@ export const JOB_KINDS = [
   'eval',
   'scan',
   'hash',
-  'scan',
 ] as const;
 export const JOB_STATUSES = ['queued', 'running', 'done', 'error', 'cancelled'] as const;
 
@@ -549,6 +555,19 @@ export const apiMethods = {
     z.object({ jobId }),
   ),
   /**
+   * Job: the quality report of core/dataset (near-duplicates, too-small, blurry, aspect
+   * outliers, caption statistics, keep/exclude suggestions). Nothing is changed; the report
+   * is the `result` of the job's `done` event.
+   */
+  'datasets.quality': method(
+    z.strictObject({
+      datasetId: id,
+      duplicateThreshold: z.int().min(0).max(64).optional(),
+      minSide: z.int().min(1).max(8192).optional(),
+    }),
+    z.object({ jobId }),
+  ),
+  /**
    * Writes the training images as a kohya folder: `<folder>/<repeats>_<name>/<file>` plus a
    * `.txt` caption each. Refuses to replace existing files unless `overwrite`.
    */
@@ -594,7 +613,19 @@ export const apiMethods = {
     z.strictObject({ datasetId: id.optional(), status: z.enum(RUN_STATUSES).optional() }),
     z.array(runSchema),
   ),
-  'runs.get': method(byId, runSchema.extend({ steps: z.array(runStepSchema) })),
+  'runs.get': method(
+    byId,
+    runSchema.extend({
+      steps: z.array(runStepSchema),
+      artifacts: z.array(artifactSchema),
+      /** From `<runDir>/samples/index.json` when the run wrote sample images. */
+      samples: z.array(runSampleSchema),
+      /** The full run config (`<runDir>/run.json`), null before the run started. */
+      runConfig: jsonObject.nullable(),
+      /** The training job working on it now, if any. */
+      jobId: jobId.nullable(),
+    }),
+  ),
   /** Stores a draft run (config only); starting it arrives with the trainer. */
   'runs.create': method(
     z.strictObject({
@@ -606,6 +637,31 @@ export const apiMethods = {
     runSchema,
   ),
   'runs.remove': method(byId, removed),
+  /**
+   * Queues a training job: a draft (`runId`) or a kohya run config (`config`, snake_case names
+   * as in core/train's runConfigSchema). Progress events carry step, loss, lr, it/s and ETA.
+   */
+  'runs.start': method(
+    z
+      .strictObject({
+        runId: id.optional(),
+        config: jsonObject.optional(),
+        name: z.string().trim().min(1).max(200).optional(),
+        datasetId: id.optional(),
+        baseModelId: id.optional(),
+      })
+      .refine((v) => (v.runId === undefined) !== (v.config === undefined), {
+        message: 'give runId (a draft) or config (a run config), exactly one',
+      }),
+    z.object({ jobId, runId: id }),
+  ),
+  /**
+   * Stops a run at its next step and writes a checkpoint (status cancelled, or paused with
+   * `pause`); runs.resume continues from that checkpoint. Pause = cancel-with-checkpoint.
+   */
+  'runs.cancel': method(z.strictObject({ id, pause: z.boolean().default(false) }), runSchema),
+  /** Continues a stopped run from its newest checkpoint (from step 0 when it has none). */
+  'runs.resume': method(byId, z.object({ jobId, runId: id })),
 
   'artifacts.list': method(z.strictObject({ runId: id.optional() }), z.array(artifactSchema)),
 
@@ -756,6 +812,15 @@ export const apiEventSchema = z.discriminatedUnion('status', [
     step: z.int().min(0).optional(),
     total: z.int().min(0).optional(),
     loss: z.number().optional(),
+    /** Training jobs: learning rate, speed, time left and steps skipped on fp16 overflow. */
+    lr: z.number().optional(),
+    itPerSec: z.number().min(0).optional(),
+    etaSeconds: z.number().min(0).optional(),
+    epoch: z.int().min(0).optional(),
+    skippedSteps: z.int().min(0).optional(),
+    runId: id.optional(),
+    /** Captions change per step (shuffle / dropout): text embeddings are computed per step. */
+    dynamicCaptions: z.boolean().optional(),
     /** An intermediate image: `data:image/png;base64,…`. */
     preview: z.string().optional(),
   }),

@@ -184,7 +184,12 @@ async function importOne(
       if (err instanceof ImageError) throw err;
       const msg = (err as Error).message;
       if (/pixel limit/i.test(msg)) throw new ImageError('too-large', msg);
-      throw new ImageError('corrupt', `${info.format.toUpperCase()} does not decode: ${msg}`);
+      // libvips' own text varies between runs (its error buffer is shared by threads) and is
+      // long; a stable, plain reason serves the user better.
+      throw new ImageError(
+        'corrupt',
+        `${info.format.toUpperCase()} does not decode: the file is damaged or truncated`,
+      );
     }
     // Written only after a full decode succeeded; write errors (disk full) are not the image's
     // fault and fail the import instead of skipping the file.

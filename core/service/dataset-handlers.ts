@@ -1,16 +1,20 @@
 // Dataset preparation over the contract: importing a folder (a job), the OCR text scan (a job),
-// exporting a kohya folder, and thumbnails. The work itself lives in core/dataset; this file
+// the quality report (a job), exporting a kohya folder, and thumbnails. The work itself lives in core/dataset; this file
 // moves its results into the store and its progress into job events.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { importFolder, TextDetector, type ImportedImage } from '../dataset/index.js';
+import { importFolder, qualityReport, TextDetector, type ImportedImage } from '../dataset/index.js';
 import type { DatasetImage } from '../api.js';
 import type { Store } from '../store/index.js';
 import { conflict, notFound } from './errors.js';
 import type { Handlers, ServiceContext } from './context.js';
 
 type DatasetMethods =
-  'datasets.import' | 'datasets.scanText' | 'datasets.exportKohya' | 'images.thumbnail';
+  | 'datasets.import'
+  | 'datasets.scanText'
+  | 'datasets.exportKohya'
+  | 'datasets.quality'
+  | 'images.thumbnail';
 
 /** Where a dataset's working copies and thumbnails go. */
 export function datasetWorkDir(dataDir: string, datasetId: number): string {
@@ -208,6 +212,52 @@ export const datasetHandlers: Pick<Handlers, DatasetMethods> = {
             scanned: images.length,
             measured: toMeasure.length,
             flagged,
+          },
+        };
+      },
+    });
+    return { jobId: job.id };
+  },
+
+  'datasets.quality': (input, ctx) => {
+    const dataset = requireDataset(ctx, input.datasetId);
+    const job = ctx.jobs.enqueue({
+      kind: 'eval',
+      label: `Quality report of “${dataset.name}”`,
+      run: async (handle) => {
+        const images = allImages(ctx.store, dataset.id);
+        // Rows never imported have no measured size; the report needs one.
+        const measured = images.filter((i) => i.width !== null && i.height !== null);
+        const full = await qualityReport(
+          measured.map((i) => ({
+            id: i.id,
+            path: i.workPath ?? i.path,
+            width: i.width!,
+            height: i.height!,
+            caption: i.caption,
+          })),
+          {
+            duplicateThreshold: input.duplicateThreshold,
+            minSide: input.minSide,
+            signal: handle.signal,
+            onProgress: (p) =>
+              handle.report({
+                // Decoding (analyze) is the slow part; comparing hashes is quick.
+                progress: p.stage === 'analyze' ? (0.9 * p.done) / Math.max(p.total, 1) : 0.9,
+                step: p.done,
+                total: p.total,
+                message: p.stage,
+              }),
+          },
+        );
+        // Per-image hashes are internal working data, not part of the report a UI shows.
+        const report: Partial<typeof full> = { ...full };
+        delete report.signals;
+        return {
+          result: {
+            datasetId: dataset.id,
+            unmeasured: images.filter((i) => !measured.includes(i)).map((i) => i.id),
+            ...report,
           },
         };
       },

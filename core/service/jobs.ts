@@ -15,7 +15,23 @@ export interface JobProgressUpdate {
   message?: string;
   /** An intermediate image (PNG bytes), sent as a data URL. */
   previewPng?: Uint8Array;
+  /** Training figures carried as they are by the progress event (loss, lr, it/s, ETA, …). */
+  metrics?: TrainProgressMetrics;
 }
+
+export type TrainProgressMetrics = Partial<
+  Pick<
+    Extract<ApiEvent, { status: 'progress' }>,
+    | 'loss'
+    | 'lr'
+    | 'itPerSec'
+    | 'etaSeconds'
+    | 'epoch'
+    | 'skippedSteps'
+    | 'runId'
+    | 'dynamicCaptions'
+  >
+>;
 
 export interface JobHandle {
   readonly id: string;
@@ -248,6 +264,7 @@ export class JobRunner {
       ...(update.step !== undefined && { step: update.step }),
       ...(update.total !== undefined && { total: update.total }),
       ...(update.message !== undefined && { message: update.message }),
+      ...update.metrics,
       ...(preview && { preview }),
     });
   }

@@ -17,6 +17,7 @@ import { ServiceError, formatZodError, toApiError } from './errors.js';
 import { appVersion } from './package-info.js';
 import { libraryHandlers } from './library-handlers.js';
 import { trainingHandlers } from './training-handlers.js';
+import { trainingJobHandlers } from './training-jobs.js';
 import { generateHandlers, generationImageFile } from './generate-handlers.js';
 import { datasetHandlers, imageThumbnailFile } from './dataset-handlers.js';
 import { modelHandlers } from './model-handlers.js';
@@ -28,6 +29,7 @@ import type { Handler, Handlers, ServiceContext } from './context.js';
 const handlers: Handlers = {
   ...libraryHandlers,
   ...trainingHandlers,
+  ...trainingJobHandlers,
   ...generateHandlers,
   ...datasetHandlers,
   ...modelHandlers,

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { badRequest, conflict, notFound } from './errors.js';
 import { generationImageBase64 } from './generate-handlers.js';
+import { runDetails } from './training-jobs.js';
 import type { Handlers, ServiceContext } from './context.js';
 
 type TrainingMethods =
@@ -38,10 +39,7 @@ async function isInside(dir: string, file: string): Promise<boolean> {
 export const trainingHandlers: Pick<Handlers, TrainingMethods> = {
   'runs.list': (input, ctx) => ctx.store.runs.list(input),
 
-  'runs.get': (input, ctx) => ({
-    ...requireRun(ctx, input.id),
-    steps: ctx.store.runs.steps(input.id),
-  }),
+  'runs.get': (input, ctx) => runDetails(ctx, requireRun(ctx, input.id)),
 
   'runs.create': (input, ctx) => {
     if (!ctx.store.datasets.get(input.datasetId)) {

@@ -5,6 +5,7 @@ export * from './lora-params.js';
 export * from './loss.js';
 export * from './step-graph.js';
 export * from './optimizer/adamw.js';
+export * from './optimizer/prodigy.js';
 export * from './lr-schedule.js';
 export * from './kohya-metadata.js';
 export * from './kohya-export.js';

@@ -15,6 +15,7 @@ import {
   type AdamWOptions,
   type ResolvedAdamW,
 } from './optimizer/adamw.js';
+import { Prodigy, type ProdigyOptions, type ProdigyScalars } from './optimizer/prodigy.js';
 import { STEP_IO, type LoraTrainGraph } from './step-graph.js';
 
 export interface LossScaleOptions {
@@ -62,6 +63,11 @@ export class DynamicLossScale {
 
 export interface LoraTrainerOptions {
   optimizer?: AdamWOptions;
+  /**
+   * Train with Prodigy instead of AdamW: a host-side update (the gradient comes to the host each
+   * step; `optimizer` is then ignored). The schedule's lr is Prodigy's multiplier (usually 1).
+   */
+  prodigy?: ProdigyOptions;
   schedule: LrScheduleOptions;
   /** Default: fixed 1 for a float32 graph, dynamic from 2^16 otherwise. */
   lossScale?: LossScaleOptions;
@@ -114,6 +120,8 @@ export interface TrainerSnapshot {
   updates: number;
   lossScale: number;
   lossScaleClean: number;
+  /** Prodigy runs: its scalars and s, p0 (m and v above are its moments). */
+  prodigy?: { scalars: ProdigyScalars; s: Float32Array; p0: Float32Array };
 }
 
 /** The optimizer state a trainer keeps: the flat parameters and AdamW's m and v. */
@@ -127,11 +135,12 @@ export class LoraTrainer {
   private constructor(
     readonly graph: LoraTrainGraph,
     private readonly stepSession: Session,
-    private readonly optSession: Session,
+    private readonly optSession: Session | undefined,
     private readonly adamw: ResolvedAdamW,
     private readonly schedule: LrScheduleOptions,
     readonly lossScale: DynamicLossScale,
     init: Float32Array,
+    private readonly prodigy?: Prodigy,
   ) {
     const t = (data: Float32Array) =>
       DeviceTensor.fromHost({ dtype: 'float32', shape: [data.length], data }, P);
@@ -150,20 +159,23 @@ export class LoraTrainer {
   ): Promise<LoraTrainer> {
     const flat = packLoraParams(graph.layout, init);
     const adamw = resolveAdamW(o.optimizer);
+    const prodigy = o.prodigy ? new Prodigy(o.prodigy) : undefined;
     const stepSession = await Session.create(graph.graph, o.session);
-    let optSession: Session;
+    let optSession: Session | undefined;
     try {
-      optSession = await Session.create(
-        buildAdamWGraph([{ name: P, shape: [graph.layout.numel] }], adamw),
-        optimizerSessionOptions(o),
-      );
+      optSession = prodigy
+        ? undefined
+        : await Session.create(
+            buildAdamWGraph([{ name: P, shape: [graph.layout.numel] }], adamw),
+            optimizerSessionOptions(o),
+          );
     } catch (e) {
       await stepSession.release();
       throw e;
     }
     const fp32 = graph.computeDType === 'float32';
     const scale = new DynamicLossScale(o.lossScale ?? (fp32 ? { init: 1, growthInterval: 0 } : {}));
-    return new LoraTrainer(graph, stepSession, optSession, adamw, o.schedule, scale, flat);
+    return new LoraTrainer(graph, stepSession, optSession, adamw, o.schedule, scale, flat, prodigy);
   }
 
   get stepCount(): number {
@@ -188,7 +200,12 @@ export class LoraTrainer {
       const scaleUsed = this.lossScale.value;
       if (!this.lossScale.update(overflow))
         return { step, loss, gradNorm: NaN, lr, skipped: true, lossScale: scaleUsed };
-      const next = await this.optSession.runRaw({
+      if (this.prodigy) {
+        const gradNorm = await this.prodigyStep(out[STEP_IO.grad], lr);
+        this.updates++;
+        return { step, loss, gradNorm, lr, skipped: false, lossScale: scaleUsed };
+      }
+      const next = await this.optSession!.runRaw({
         [ADAMW_IO.param(P)]: this.state.param,
         [ADAMW_IO.m(P)]: this.state.m,
         [ADAMW_IO.v(P)]: this.state.v,
@@ -209,6 +226,19 @@ export class LoraTrainer {
     }
   }
 
+  /** Prodigy's update on the host: gradient and parameters come over, new parameters go back. */
+  private async prodigyStep(gradT: DeviceTensor, lr: number): Promise<number> {
+    const grad = ((await gradT.toHost()).data as Float32Array).slice();
+    const param = await this.flatParams();
+    const norm = this.prodigy!.step(new Map([[P, param]]), new Map([[P, grad]]), lr);
+    this.state.param.dispose();
+    this.state.param = DeviceTensor.fromHost(
+      { dtype: 'float32', shape: [param.length], data: param },
+      P,
+    );
+    return norm;
+  }
+
   /** The current flat parameters, copied to the host. */
   async flatParams(): Promise<Float32Array> {
     return ((await this.state.param.toHost()).data as Float32Array).slice();
@@ -222,6 +252,25 @@ export class LoraTrainer {
   /** Everything a resume needs, copied to the host: params, AdamW m/v, counters, loss scale. */
   async snapshot(): Promise<TrainerSnapshot> {
     const host = async (t: DeviceTensor) => ((await t.toHost()).data as Float32Array).slice();
+    if (this.prodigy) {
+      const n = this.graph.layout.numel;
+      const st = this.prodigy.state(P);
+      const z = () => new Float32Array(n);
+      return {
+        param: await host(this.state.param),
+        m: st?.m.slice() ?? z(),
+        v: st?.v.slice() ?? z(),
+        stepIndex: this.stepIndex,
+        updates: this.updates,
+        lossScale: this.lossScale.value,
+        lossScaleClean: this.lossScale.cleanSteps,
+        prodigy: {
+          scalars: { ...this.prodigy.scalars },
+          s: st?.s.slice() ?? z(),
+          p0: st?.p0.slice() ?? (await host(this.state.param)),
+        },
+      };
+    }
     return {
       param: await host(this.state.param),
       m: await host(this.state.m),
@@ -247,11 +296,23 @@ export class LoraTrainer {
     this.updates = s.updates;
     this.lossScale.value = s.lossScale;
     this.lossScale.cleanSteps = s.lossScaleClean;
+    if (this.prodigy) {
+      if (!s.prodigy)
+        throw new Error('trainer snapshot has no Prodigy state; it was saved by an AdamW run');
+      const { scalars, s: acc, p0 } = s.prodigy;
+      // Before the first update Prodigy has no tensor state yet (p0 is taken at that step).
+      this.prodigy.restore(
+        scalars,
+        scalars.k === 0 ? new Map() : new Map([[P, { m: s.m, v: s.v, s: acc, p0 }]]),
+      );
+    } else if (s.prodigy) {
+      throw new Error('trainer snapshot holds Prodigy state; this trainer uses AdamW');
+    }
   }
 
   async release(): Promise<void> {
     for (const t of Object.values(this.state)) t.dispose();
     await this.stepSession.release();
-    await this.optSession.release();
+    await this.optSession?.release();
   }
 }

@@ -1,90 +1,106 @@
-// Follows any job by id: progress, message and outcome from its events, plus a jobs.get
-// snapshot at start (events before the subscription may have been missed).
-
-import { useEffect, useRef, useState } from 'react';
+// Follows one core job by its id through the event stream: status, progress, message, result.
+// Used by the model registry's jobs (scan, hashes, download); generation has its own hook.
+import { useCallback, useRef, useState } from 'react';
 import type { ApiError, JobStatus } from '../../core/api';
 import { useApiEvents, useTransport } from './api';
 
-export interface JobView {
-  id: string;
+export interface JobState {
+  jobId: string;
   status: JobStatus;
   progress: number;
+  step: number | null;
+  total: number | null;
   message: string | null;
   error: ApiError | null;
-  cancelRequested: boolean;
   result: unknown;
 }
 
-const FINISHED: readonly JobStatus[] = ['done', 'error', 'cancelled'];
-
-export function isJobActive(job: JobView | null): boolean {
-  return job !== null && !FINISHED.includes(job.status);
-}
-
-export function useJob(jobId: string | null, onFinished?: (job: JobView) => void): JobView | null {
+export function useJob(onFinished?: (job: JobState) => void): {
+  job: JobState | null;
+  track: (jobId: string) => void;
+  cancel: () => Promise<void>;
+  active: boolean;
+} {
   const transport = useTransport();
-  const [job, setJob] = useState<JobView | null>(null);
-
-  const update = (patch: Partial<JobView>) =>
-    setJob((current) => {
-      if (!current || !jobId) return current;
-      if (FINISHED.includes(current.status)) return current; // a finished job stays finished
-      return { ...current, ...patch, progress: Math.max(current.progress, patch.progress ?? 0) };
-    });
-
-  const finishedRef = useRef(onFinished);
-  finishedRef.current = onFinished;
-  const finished = job !== null && FINISHED.includes(job.status);
-  useEffect(() => {
-    if (finished && job) finishedRef.current?.(job);
-    // Once per job: `finished` flips false → true a single time for each id.
-    // eslint-disable-next-line
-  }, [finished, job?.id]);
-
-  useEffect(() => {
-    if (!jobId) {
-      setJob(null);
-      return;
-    }
-    setJob({
-      id: jobId,
-      status: 'queued',
-      progress: 0,
-      message: null,
-      error: null,
-      cancelRequested: false,
-      result: undefined,
-    });
-    let cancelled = false;
-    transport.call('jobs.get', { jobId }).then(
-      (j) =>
-        !cancelled &&
-        update({
-          status: j.status,
-          progress: j.progress,
-          message: j.message,
-          error: j.error,
-          cancelRequested: j.cancelRequested,
-        }),
-      () => undefined,
-    );
-    return () => {
-      cancelled = true;
-    };
-  }, [jobId, transport]);
+  const [job, setJob] = useState<JobState | null>(null);
+  const onFinishedRef = useRef(onFinished);
+  onFinishedRef.current = onFinished;
+  // The latest state, for callbacks that run between renders.
+  const jobRef = useRef<JobState | null>(null);
+  const update = useCallback((next: JobState) => {
+    jobRef.current = next;
+    setJob(next);
+  }, []);
 
   useApiEvents((event) => {
-    if (!jobId || !('jobId' in event) || event.jobId !== jobId) return;
+    const job = jobRef.current;
+    if (!('jobId' in event) || !job || event.jobId !== job.jobId) return;
+    if (job.status !== 'queued' && job.status !== 'running') return;
+    let next: JobState | null = null;
     if (event.status === 'progress') {
-      update({ status: 'running', progress: event.progress, message: event.message ?? null });
+      next = {
+        ...job,
+        status: 'running',
+        progress: event.progress,
+        step: event.step ?? job.step,
+        total: event.total ?? job.total,
+        message: event.message ?? job.message,
+      };
     } else if (event.status === 'done') {
-      update({ status: 'done', progress: 1, result: event.result });
+      next = { ...job, status: 'done', progress: 1, result: event.result };
     } else if (event.status === 'error') {
-      update({ status: 'error', error: event.error });
+      next = { ...job, status: 'error', error: event.error };
     } else if (event.status === 'cancelled') {
-      update({ status: 'cancelled' });
+      next = { ...job, status: 'cancelled' };
     }
+    if (!next) return;
+    update(next);
+    if (next.status !== 'running') onFinishedRef.current?.(next);
   });
 
-  return job;
+  const track = useCallback(
+    (jobId: string) => {
+      update({
+        jobId,
+        status: 'queued',
+        progress: 0,
+        step: null,
+        total: null,
+        message: null,
+        error: null,
+        result: undefined,
+      });
+      // A short job may have finished before its id came back: ask once where it stands.
+      void transport.call('jobs.get', { jobId }).then(
+        (j) => {
+          if (j.status !== 'done' && j.status !== 'error' && j.status !== 'cancelled') return;
+          const done: JobState = {
+            jobId,
+            status: j.status,
+            progress: j.progress,
+            step: j.step,
+            total: j.total,
+            message: j.message,
+            error: j.error,
+            result: undefined,
+          };
+          const current = jobRef.current;
+          if (current?.jobId !== jobId || current.status === j.status) return;
+          update(done);
+          onFinishedRef.current?.(done);
+        },
+        () => undefined,
+      );
+    },
+    [transport, update],
+  );
+
+  const cancel = useCallback(async () => {
+    const current = jobRef.current;
+    if (current) {
+      await transport.call('jobs.cancel', { jobId: current.jobId }).catch(() => undefined);
+    }
+  }, [transport]);
+
+  return { job, track, cancel, active: job?.status === 'queued' || job?.status === 'running' };
 }

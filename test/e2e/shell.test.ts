@@ -157,9 +157,9 @@ describe('renderer shell in Chromium (serve mode)', () => {
     await page.getByTestId('runs-empty').waitFor();
     await page
       .getByTestId('train-missing')
-      .getByText(/a dataset .* and a checkpoint/)
+      .getByText(/need a base checkpoint/)
       .waitFor();
-    expect(await page.getByRole('button', { name: 'Save draft' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Start training' }).isDisabled()).toBe(true);
   });
 
   it('shows system info on Settings', async () => {

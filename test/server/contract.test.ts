@@ -267,6 +267,47 @@ const cases: { [M in ApiMethodName]: Case<M> } = {
       expect(flagged).toHaveLength(1);
     },
   },
+  'datasets.quality': {
+    input: async (h) => {
+      const { dataset } = seedImported(h);
+      // Two copies of one real image: the report pairs them as near-duplicates.
+      const png = await solidPng(64, 64);
+      const [first] = h.service.store.images.list(dataset.id).items;
+      fs.writeFileSync(first.workPath!, png);
+      const copy = path.join(h.dir, 'datasets', 'seeded', `${unique('copy')}.png`);
+      fs.writeFileSync(copy, png);
+      h.service.store.images.upsertImported(dataset.id, [
+        {
+          path: '/src/copy.png',
+          relPath: 'copy.png',
+          workPath: copy,
+          thumbPath: copy,
+          format: 'png',
+          repeats: 1,
+          className: null,
+          sha256: 'ef'.repeat(32),
+          width: 64,
+          height: 64,
+          caption: null,
+        },
+      ]);
+      return { datasetId: dataset.id, minSide: 32 };
+    },
+    check: async (out, h) => {
+      const result = new Promise<unknown>((resolve) => {
+        const off = h.service.onEvent((e) => {
+          if (e.status === 'done' && e.jobId === out.jobId) {
+            off();
+            resolve(e.result);
+          }
+        });
+      });
+      expect(await waitForJob(h, out.jobId)).toMatchObject({ status: 'done' });
+      const report = (await result) as { duplicates: { keep: number; drop: number[] }[] };
+      expect(report.duplicates).toHaveLength(1);
+      expect(report.duplicates[0].drop).toHaveLength(1);
+    },
+  },
   'datasets.exportKohya': {
     input: (h) => ({
       datasetId: seedImported(h, { caption: 'a cat' }).dataset.id,
@@ -310,11 +351,23 @@ const cases: { [M in ApiMethodName]: Case<M> } = {
         { step: 1, loss: 0.25, lr: 1e-4 },
         { step: 2, loss: 0.2, lr: 1e-4 },
       ]);
+      // The sample gallery index core/train writes next to the run's checkpoints.
+      const samples = path.join(h.dir, 'runs', String(run.id), 'samples');
+      fs.mkdirSync(samples, { recursive: true });
+      const round = { step: 2, createdAt: '', images: [{ file: 'step-2-0.png', prompt: 'a fox' }] };
+      fs.writeFileSync(
+        path.join(samples, 'index.json'),
+        JSON.stringify({ version: 1, rounds: [round] }),
+      );
       return { id: run.id };
     },
     check: (out) => {
       expect(out.steps.map((s) => s.loss)).toEqual([0.25, 0.2]);
-      expect(out).toMatchObject({ lastStep: 2, lastLoss: 0.2 });
+      expect(out.steps.map((s) => s.lr)).toEqual([1e-4, 1e-4]);
+      expect(out).toMatchObject({ lastStep: 2, lastLoss: 0.2, artifacts: [], jobId: null });
+      expect(out.samples).toEqual([
+        { step: 2, prompt: 'a fox', path: expect.stringMatching(/samples\/step-2-0\.png$/) },
+      ]);
     },
   },
   'runs.create': {
@@ -333,6 +386,52 @@ const cases: { [M in ApiMethodName]: Case<M> } = {
   'runs.remove': {
     input: (h) => ({ id: seedRun(h).id }),
     check: (out, h) => expect(h.service.store.runs.get(out.id)).toBeUndefined(),
+  },
+  'runs.start': {
+    // A draft whose checkpoint file is missing: the job is queued, then fails in the trainer.
+    input: (h) => {
+      const run = seedRun(h);
+      h.service.store.datasets.setImport(run.datasetId!, {
+        sourceDir: h.dir,
+        workDir: h.dir,
+        skipped: [],
+      });
+      return { runId: run.id };
+    },
+    check: async (out, h) => {
+      expect(out.jobId).toMatch(/^train-/);
+      const job = await waitForJob(h, out.jobId);
+      expect(job.status).toBe('error');
+      expect(h.service.store.runs.get(out.runId)?.status).toBe('failed');
+    },
+  },
+  'runs.cancel': {
+    input: (h) => {
+      const run = seedRun(h);
+      h.service.store.runs.update(run.id, { status: 'paused' });
+      return { id: run.id };
+    },
+    check: (out) => expect(out.status).toBe('cancelled'),
+  },
+  'runs.resume': {
+    // A stopped run without a checkpoint starts over from its saved run.json.
+    input: (h) => {
+      const run = seedRun(h);
+      h.service.store.runs.update(run.id, { status: 'cancelled' });
+      const dir = path.join(h.dir, 'runs', String(run.id));
+      fs.mkdirSync(dir, { recursive: true });
+      const empty = path.join(dir, 'empty');
+      fs.mkdirSync(empty);
+      const config = { pretrained_model_name_or_path: TINY_SD, train_data_dir: empty };
+      fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(config));
+      return { id: run.id };
+    },
+    check: async (out, h) => {
+      expect(out.jobId).toMatch(/^train-/);
+      // The dataset folder is empty: the job ends with an error that says so.
+      const job = await waitForJob(h, out.jobId);
+      expect(job.error?.message).toMatch(/holds no images/);
+    },
   },
   'artifacts.list': {
     input: (h) => {

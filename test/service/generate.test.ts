@@ -11,6 +11,7 @@ import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 import { fakeGenerate, solidPng, type FakeGenerate } from './fake-generate.js';
 
 const TINY_SD = path.resolve('test/fixtures/tiny_sd');
+const LORA_FIXTURE = path.resolve('test/fixtures/lora/lora_kohya.safetensors');
 
 describe('generate.start and jobs', () => {
   let dir: string;
@@ -170,7 +171,7 @@ describe('generate.start and jobs', () => {
       'modelId: model #99 does not exist',
     );
     const lora = path.join(dir, 'style.safetensors');
-    fs.writeFileSync(lora, Buffer.alloc(16));
+    fs.copyFileSync(LORA_FIXTURE, lora); // models.add reads the kind from the header
     const loraModel = await service.call('models.add', { path: lora, kind: 'lora' });
     expect((await fail('generate.start', { ...base, modelId: loraModel.id })).message).toMatch(
       /model #\d+ \("style"\) is a lora, not a checkpoint/,
@@ -206,7 +207,7 @@ describe('generate.start and jobs', () => {
       await service.call('settings.set', { outputDir: out, executionProvider: 'cpu' });
       const model = await checkpoint();
       const loraFile = path.join(dir, 'Ink_Style.safetensors');
-      fs.writeFileSync(loraFile, Buffer.alloc(16));
+      fs.copyFileSync(LORA_FIXTURE, loraFile);
       const lora = await service.call('models.add', { path: loraFile, kind: 'lora', name: 'ink' });
       const { jobId } = await service.call('generate.start', {
         modelId: model.id,

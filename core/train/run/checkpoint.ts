@@ -39,7 +39,7 @@ export function stateFileName(step: number): string {
 /** Write the state file (after the LoRA file it names is complete on disk). */
 export async function writeTrainState(dir: string, s: TrainState): Promise<string> {
   const path = join(dir, stateFileName(s.step));
-  const { param, m, v, ...counters } = s.trainer;
+  const { param, m, v, prodigy, ...counters } = s.trainer;
   const meta = {
     format: STATE_FORMAT,
     runId: s.runId,
@@ -50,10 +50,16 @@ export async function writeTrainState(dir: string, s: TrainState): Promise<strin
     loraFile: s.loraFile,
     loraSha256: s.loraSha256,
     counters,
+    ...(prodigy ? { prodigy: prodigy.scalars } : {}),
   };
   await writeSafetensors(
     path,
-    { param: f32(param), m: f32(m), v: f32(v) },
+    {
+      param: f32(param),
+      m: f32(m),
+      v: f32(v),
+      ...(prodigy ? { prodigy_s: f32(prodigy.s), prodigy_p0: f32(prodigy.p0) } : {}),
+    },
     { state: JSON.stringify(meta), config: JSON.stringify(s.config) },
   );
   return path;
@@ -71,7 +77,8 @@ export async function readTrainState(path: string): Promise<TrainState> {
   const raw = r.metadata?.state;
   if (!raw) throw new Error(`${path} is not a training state file (no 'state' metadata)`);
   const meta = JSON.parse(raw) as Record<string, unknown> & {
-    counters: Omit<TrainerSnapshot, 'param' | 'm' | 'v'>;
+    counters: Omit<TrainerSnapshot, 'param' | 'm' | 'v' | 'prodigy'>;
+    prodigy?: NonNullable<TrainerSnapshot['prodigy']>['scalars'];
   };
   if (meta.format !== STATE_FORMAT)
     throw new Error(`${path}: state format '${String(meta.format)}', expected '${STATE_FORMAT}'`);
@@ -97,6 +104,15 @@ export async function readTrainState(path: string): Promise<TrainState> {
       param: await tensor(r, 'param'),
       m: await tensor(r, 'm'),
       v: await tensor(r, 'v'),
+      ...(meta.prodigy
+        ? {
+            prodigy: {
+              scalars: meta.prodigy,
+              s: await tensor(r, 'prodigy_s'),
+              p0: await tensor(r, 'prodigy_p0'),
+            },
+          }
+        : {}),
     },
   };
 }

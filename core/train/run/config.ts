@@ -9,8 +9,11 @@
 // choice whose result does not depend on the planned step count.
 import { z } from 'zod';
 import type { ExecutionProviderChoice } from '../../onnx/index.js';
+import { isSamplerName, SAMPLER_NAMES } from '../../schedulers/index.js';
 import { LR_SCHEDULERS } from '../lr-schedule.js';
+import type { ProdigyOptions } from '../optimizer/prodigy.js';
 
+export const OPTIMIZER_TYPES = ['AdamW', 'Prodigy'] as const;
 export const MIXED_PRECISIONS = ['auto', 'no', 'fp16'] as const;
 export const SAVE_PRECISIONS = ['fp16', 'fp32'] as const;
 
@@ -33,7 +36,13 @@ export const runConfigSchema = z.strictObject({
   lr_scheduler: z.enum(LR_SCHEDULERS).default('constant'),
   lr_warmup_steps: z.int().min(0).default(0),
   lr_scheduler_num_cycles: z.int().min(1).default(1),
-  optimizer_type: z.enum(['AdamW']).default('AdamW'),
+  /** 'Prodigy' estimates the step size itself: use learning_rate 1 (its multiplier). */
+  optimizer_type: z.enum(OPTIMIZER_TYPES).default('AdamW'),
+  /** Prodigy's options (prodigyopt names); ignored by AdamW. */
+  prodigy_d_coef: z.number().positive().default(1),
+  prodigy_d0: z.number().positive().default(1e-6),
+  prodigy_use_bias_correction: z.boolean().default(false),
+  prodigy_safeguard_warmup: z.boolean().default(false),
   weight_decay: z.number().min(0).max(1).default(0.01),
   max_grad_norm: z.number().min(0).default(1),
   /** Base side: buckets keep about resolution² pixels. */
@@ -68,6 +77,19 @@ export const runConfigSchema = z.strictObject({
   caption_dropout_rate: z.number().min(0).max(1).default(0),
   caption_tag_dropout_rate: z.number().min(0).max(1).default(0),
   flip_aug: z.boolean().default(false),
+  /** Sample images every N steps (and at the end); 0 = off. */
+  sample_every_n_steps: z.int().min(0).default(0),
+  /** Also sample before the first step (kohya's sample_at_first). */
+  sample_at_first: z.boolean().default(false),
+  /** kohya prompt lines: `text --n negative --s steps --l cfg --d seed --w width --h height`. */
+  sample_prompts: z.array(z.string().min(1)).default([]),
+  /** A1111 sampler name. */
+  sample_sampler: z
+    .string()
+    .default('Euler a')
+    .refine((s) => isSamplerName(s), {
+      message: `unknown sampler; valid: ${SAMPLER_NAMES.join(', ')}`,
+    }),
   /** Execution provider of the training step. */
   ep: z
     .string()
@@ -91,6 +113,10 @@ export function parseRunConfig(input: unknown): RunConfig {
       throw new Error(
         `run config: resolution (${c.resolution}) must not exceed max_bucket_reso (${c.max_bucket_reso})`,
       );
+    if ((c.sample_every_n_steps > 0 || c.sample_at_first) && c.sample_prompts.length === 0)
+      throw new Error(
+        'run config: sampling is on (sample_every_n_steps / sample_at_first) but sample_prompts is empty',
+      );
     return c;
   }
   const lines = r.error.issues.map((i) => {
@@ -109,4 +135,17 @@ export function computeDTypeOf(c: RunConfig): 'float32' | 'float16' {
   if (c.mixed_precision === 'fp16') return 'float16';
   if (c.mixed_precision === 'no') return 'float32';
   return c.ep === 'cpu' ? 'float32' : 'float16';
+}
+
+/** The trainer's Prodigy options for a Prodigy run, undefined for AdamW. */
+export function prodigyOptionsOf(c: RunConfig): ProdigyOptions | undefined {
+  if (c.optimizer_type !== 'Prodigy') return undefined;
+  return {
+    weightDecay: c.weight_decay,
+    maxGradNorm: c.max_grad_norm,
+    d0: c.prodigy_d0,
+    dCoef: c.prodigy_d_coef,
+    useBiasCorrection: c.prodigy_use_bias_correction,
+    safeguardWarmup: c.prodigy_safeguard_warmup,
+  };
 }

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { trainingConfigSchema, type TrainingConfig } from '../../api.js';
 import type { Store } from '../../store/index.js';
 import { exportKohyaLora } from '../kohya-export.js';
-import { kohyaAdamWName, kohyaTrainingMetadata } from '../kohya-metadata.js';
+import { kohyaAdamWName, kohyaTrainingMetadata, pyFloat } from '../kohya-metadata.js';
 import type { LoraModuleSpec } from '../lora-network.js';
 import type { LoraParamValues } from '../lora-params.js';
 import type { RunConfig } from './config.js';
@@ -46,7 +46,11 @@ export async function exportFinalLora(o: FinalLoraInput): Promise<string> {
     unetLr: c.unet_lr ?? c.learning_rate,
     lrScheduler: c.lr_scheduler,
     lrWarmupSteps: c.lr_warmup_steps,
-    optimizer: kohyaAdamWName({ weightDecay: c.weight_decay, beta1: 0.9, beta2: 0.999 }),
+    optimizer:
+      c.optimizer_type === 'Prodigy'
+        ? // kohya: the class's module path, then the optimizer kwargs as given.
+          `prodigyopt.prodigy.Prodigy(weight_decay=${pyFloat(c.weight_decay)},d_coef=${pyFloat(c.prodigy_d_coef)})`
+        : kohyaAdamWName({ weightDecay: c.weight_decay, beta1: 0.9, beta2: 0.999 }),
     mixedPrecision: o.computeDType === 'float16' ? 'fp16' : 'no',
     maxGradNorm: c.max_grad_norm,
     resolution: [c.resolution, c.resolution],
@@ -88,14 +92,13 @@ export async function exportFinalLora(o: FinalLoraInput): Promise<string> {
   return outputPath;
 }
 
-/** The app's TrainingConfig view of a run (its schema bounds; the run dir keeps the full config). */
+/** The app's TrainingConfig view of a run (the run dir's run.json keeps the full config). */
 export function apiConfigOf(c: RunConfig, totalSteps: number): TrainingConfig {
-  const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
   return trainingConfigSchema.parse({
-    resolution: clamp(c.resolution, 256, 2048),
+    resolution: c.resolution,
     batchSize: c.train_batch_size,
     maxSteps: totalSteps,
-    rank: Math.min(c.network_dim, 256),
+    rank: c.network_dim,
     alpha: c.network_alpha,
     learningRate: c.unet_lr ?? c.learning_rate,
     lrScheduler: c.lr_scheduler,
@@ -103,7 +106,7 @@ export function apiConfigOf(c: RunConfig, totalSteps: number): TrainingConfig {
     weightDecay: c.weight_decay,
     seed: c.seed,
     precision: c.mixed_precision === 'auto' ? 'auto' : c.mixed_precision === 'no' ? 'fp32' : 'fp16',
-    clipSkip: clamp(c.clip_skip, 1, 2),
+    clipSkip: c.clip_skip,
     captionDropoutRate: c.caption_dropout_rate,
     shuffleCaptionTags: c.shuffle_caption,
     saveEverySteps: c.save_every_n_steps,

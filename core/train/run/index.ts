@@ -6,3 +6,4 @@ export * from './checkpoint.js';
 export * from './encode.js';
 export * from './run.js';
 export * from './finish.js';
+export * from './samples.js';

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadCheckpoint } from '../../formats/index.js';
+import { CancelledError } from '../../generate/index.js';
 import { TorchCpuGenerator } from '../../generate/rng/index.js';
 import {
   componentWeights,
@@ -26,7 +27,7 @@ import {
   writeTrainState,
   type TrainState,
 } from './checkpoint.js';
-import { computeDTypeOf, parseRunConfig } from './config.js';
+import { computeDTypeOf, parseRunConfig, prodigyOptionsOf } from './config.js';
 import {
   batchesPerEpoch,
   captionsAreDynamic,
@@ -38,6 +39,7 @@ import {
   type PlannedBatch,
 } from './dataset.js';
 import { Encoders } from './encode.js';
+import { runSampler, type TrainingSampler } from './samples.js';
 import { apiConfigOf, exportFinalLora } from './finish.js';
 
 export type TrainEvent =
@@ -55,6 +57,11 @@ export type TrainEvent =
       skippedSteps: number;
     }
   | { type: 'checkpoint'; step: number; loraPath: string; statePath: string }
+  /**
+   * Sample images of the LoRA after `step` steps (see samples.ts; index in samples/index.json);
+   * sessionsCreated: the sampling engine's sessions so far (the first round creates them).
+   */
+  | { type: 'sample'; step: number; paths: string[]; sessionsCreated: number }
   | { type: 'done'; outputPath: string; cancelled: boolean };
 
 export interface TrainLoraOptions {
@@ -64,6 +71,8 @@ export interface TrainLoraOptions {
   onEvent?: (e: TrainEvent) => void;
   /** Continue a run: its id (newest valid checkpoint) or a state file path. */
   resume?: number | string;
+  /** Train into this existing run row (e.g. a draft the API created) instead of a new one. */
+  runId?: number;
 }
 
 export interface TrainLoraResult {
@@ -122,6 +131,7 @@ export async function trainLora(
   });
   const unetCfg = unetConfigFromJson(ckpt.configs.unet);
   const trainers = new Map<string, LoraTrainer>();
+  let sampler: TrainingSampler | undefined;
   let failedRun: number | undefined;
   try {
     const hashes = new FileHashIndex(cacheDir);
@@ -138,6 +148,7 @@ export async function trainLora(
     // 1. Run row and folder.
     const runId =
       resumed?.runId ??
+      o.runId ??
       store.runs.create({
         name: c.output_name,
         datasetId: null,
@@ -149,6 +160,7 @@ export async function trainLora(
     await mkdir(runDir, { recursive: true });
     await writeFile(join(runDir, 'run.json'), JSON.stringify(c, null, 2));
     store.runs.update(runId, {
+      ...(o.runId !== undefined && !resumed && { config: apiConfigOf(c, totalSteps) }),
       status: 'running',
       startedAt: store.runs.get(runId)?.startedAt ?? new Date().toISOString(),
       error: null,
@@ -202,6 +214,7 @@ export async function trainLora(
       numCycles: c.lr_scheduler === 'cosine' ? undefined : c.lr_scheduler_num_cycles,
     };
     const optimizer = { weightDecay: c.weight_decay, maxGradNorm: c.max_grad_norm };
+    const prodigy = prodigyOptionsOf(c);
     let current: LoraTrainer | undefined;
     let graph0: LoraTrainGraph | undefined;
     const trainerFor = async (b: PlannedBatch): Promise<LoraTrainer> => {
@@ -221,6 +234,7 @@ export async function trainLora(
         graph0 ??= built;
         t = await LoraTrainer.create(built, initLoraParams(built.modules, c.seed), {
           optimizer,
+          prodigy,
           schedule,
           session: { ep: c.ep, modelDir: unetW.modelDir },
         });
@@ -270,7 +284,28 @@ export async function trainLora(
       emit({ type: 'checkpoint', step: done, loraPath, statePath });
     };
 
+    sampler = runSampler(c, { runDir, cacheDir, dtype, tokenizerDir: ckpt.tokenizerDir }, o.signal);
+    const sampleRound = async (done: number, t: LoraTrainer) => {
+      let paths: string[];
+      try {
+        paths = await sampler!.round(done, { modules: t.graph.modules, values: await t.params() });
+      } catch (e) {
+        // A cancel during a sample round cancels the run (handled by the loop), not fails it.
+        if (e instanceof CancelledError && o.signal?.aborted) return;
+        throw e;
+      }
+      emit({
+        type: 'sample',
+        step: done,
+        paths,
+        sessionsCreated: sampler!.engine.stats.sessionsCreated,
+      });
+    };
+
     const first = resumed?.step ?? 0;
+    if (sampler && c.sample_at_first && first === 0 && totalSteps > 0) {
+      await sampleRound(0, await trainerFor(planOf(0)[0]));
+    }
     // Seconds spent in steps, graph builds excluded (a new bucket builds its graph once).
     let stepSeconds = 0;
     let cancelled = false;
@@ -345,6 +380,14 @@ export async function trainLora(
         epochEnd && c.save_every_n_epochs > 0 && (done / perEpoch) % c.save_every_n_epochs === 0;
       const bySteps = c.save_every_n_steps > 0 && done % c.save_every_n_steps === 0;
       if (done < totalSteps && (byEpoch || bySteps)) await checkpoint(done);
+      const sampleNow =
+        sampler &&
+        !o.signal?.aborted &&
+        ((c.sample_every_n_steps > 0 && done % c.sample_every_n_steps === 0) ||
+          done === totalSteps);
+      if (sampleNow) {
+        await sampleRound(done, trainer);
+      }
     }
     const doneSteps = first + steps.length;
     const result = {
@@ -397,6 +440,7 @@ export async function trainLora(
     throw e;
   } finally {
     for (const t of trainers.values()) await t.release();
+    await sampler?.dispose();
     await encoders.release();
     await ckpt.close();
   }

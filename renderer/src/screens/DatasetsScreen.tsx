@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { Dataset } from '../../../core/api';
 import { useApiQuery, useTransport } from '../api';
 import { ConfirmButton } from '../components/ConfirmButton';
+import { DatasetEditor } from '../components/DatasetEditor';
 import { EmptyState, QueryView } from '../components/states';
 import { formatDate } from '../format';
 import { useMutation } from '../mutation';
@@ -9,6 +10,11 @@ import { useNotify } from '../notifications';
 
 export function DatasetsScreen() {
   const datasets = useApiQuery('datasets.list', {}, ['datasets', 'images']);
+  const [open, setOpen] = useState<{ id: number; importJobId: string | null } | null>(null);
+  const opened = (id: number, importJobId: string | null = null) => {
+    datasets.reload();
+    setOpen({ id, importJobId });
+  };
   return (
     <>
       <header className="screen-header">
@@ -17,32 +23,47 @@ export function DatasetsScreen() {
           A dataset is the set of images (and their captions) a LoRA learns from.
         </p>
       </header>
-      <CreateDatasetForm onCreated={datasets.reload} />
+      <CreateDatasetForm onCreated={opened} />
       <section aria-labelledby="datasets-list-heading">
         <h2 id="datasets-list-heading">Your datasets</h2>
         <QueryView query={datasets} what="datasets">
           {(items) =>
             items.length === 0 ? (
               <EmptyState title="No datasets yet" testId="datasets-empty">
-                Create one above. Importing a folder of images (with dedup, text filtering and
-                captioning) arrives with the import pipeline.
+                Create one above, with the folder of images (and .txt captions) to import.
               </EmptyState>
             ) : (
-              <DatasetTable datasets={items} onRemoved={datasets.reload} />
+              <DatasetTable
+                datasets={items}
+                openId={open?.id ?? null}
+                onOpen={(id) => setOpen({ id, importJobId: null })}
+                onRemoved={(id) => {
+                  if (open?.id === id) setOpen(null);
+                  datasets.reload();
+                }}
+              />
             )
           }
         </QueryView>
       </section>
+      {open && (
+        <DatasetEditor
+          key={`${open.id}:${open.importJobId ?? ''}`}
+          datasetId={open.id}
+          importJobId={open.importJobId}
+        />
+      )}
     </>
   );
 }
 
-function CreateDatasetForm(props: { onCreated: () => void }) {
+function CreateDatasetForm(props: { onCreated: (id: number, importJobId?: string) => void }) {
   const transport = useTransport();
   const notify = useNotify();
   const { busy, run } = useMutation();
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
+  const [folder, setFolder] = useState('');
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -53,7 +74,14 @@ function CreateDatasetForm(props: { onCreated: () => void }) {
       notify.success(`Dataset “${created.name}” created`);
       setName('');
       setDescription('');
-      props.onCreated();
+      // The folder is imported as a job; the opened dataset shows its progress.
+      const started = folder.trim()
+        ? await run('Could not start the import', () =>
+            transport.call('datasets.import', { datasetId: created.id, folder: folder.trim() }),
+          )
+        : undefined;
+      setFolder('');
+      props.onCreated(created.id, started?.jobId);
     }
   };
 
@@ -83,6 +111,17 @@ function CreateDatasetForm(props: { onCreated: () => void }) {
           placeholder="What the images show, the style you are after…"
         />
       </div>
+      <div className="field">
+        <label htmlFor="dataset-folder">Images folder (optional, absolute path; only read)</label>
+        <input
+          id="dataset-folder"
+          name="folder"
+          value={folder}
+          onChange={(e) => setFolder(e.target.value)}
+          placeholder="/home/me/pictures/ink-sketches"
+          data-testid="dataset-folder"
+        />
+      </div>
       <div className="actions">
         <button type="submit" className="primary" disabled={busy || !name.trim()}>
           {busy ? 'Creating…' : 'Create dataset'}
@@ -92,7 +131,12 @@ function CreateDatasetForm(props: { onCreated: () => void }) {
   );
 }
 
-function DatasetTable(props: { datasets: Dataset[]; onRemoved: () => void }) {
+function DatasetTable(props: {
+  datasets: Dataset[];
+  openId: number | null;
+  onOpen: (id: number) => void;
+  onRemoved: (id: number) => void;
+}) {
   const transport = useTransport();
   const notify = useNotify();
   const { busy, run } = useMutation();
@@ -103,7 +147,7 @@ function DatasetTable(props: { datasets: Dataset[]; onRemoved: () => void }) {
     );
     if (done) {
       notify.success(`Dataset “${dataset.name}” deleted (image files were left alone)`);
-      props.onRemoved();
+      props.onRemoved(dataset.id);
     }
   };
 
@@ -139,6 +183,14 @@ function DatasetTable(props: { datasets: Dataset[]; onRemoved: () => void }) {
             <td className="num">{dataset.excludedCount}</td>
             <td>{formatDate(dataset.updatedAt)}</td>
             <td className="row-actions">
+              <button
+                type="button"
+                onClick={() => props.onOpen(dataset.id)}
+                aria-pressed={props.openId === dataset.id}
+                data-testid="dataset-open"
+              >
+                Open
+              </button>
               <ConfirmButton
                 label="Delete"
                 confirmLabel={`Delete “${dataset.name}”?`}

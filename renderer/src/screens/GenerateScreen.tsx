@@ -39,6 +39,20 @@ export function GenerateScreen() {
     );
   }, [checkpointList]);
 
+  // `#/generate?lora=<model id>` (Train's "Open in Generate") adds that LoRA once it is listed.
+  const loraList = loras.data;
+  useEffect(() => {
+    const wanted = Number(
+      new URLSearchParams(window.location.hash.split('?')[1] ?? '').get('lora'),
+    );
+    if (!loraList || !loraList.some((m) => m.id === wanted)) return;
+    setForm((f) =>
+      f.loras.some((l) => l.modelId === wanted)
+        ? f
+        : { ...f, loras: [...f.loras, { modelId: wanted, strength: 1 }] },
+    );
+  }, [loraList]);
+
   const running = job !== null && !isFinished(job.status);
   const latestIds = job?.status === 'done' ? job.generations.map((g) => g.id) : [];
   const lastSeed = job?.generations[0]?.seed ?? gallery.data?.items[0]?.seed ?? null;

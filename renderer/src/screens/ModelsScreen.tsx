@@ -1,11 +1,14 @@
 import { useState, type FormEvent } from 'react';
 import type { Model, ModelFamily, ModelKind } from '../../../core/api';
 import { useApiQuery, useTransport } from '../api';
-import { ConfirmButton } from '../components/ConfirmButton';
+import { JobBar } from '../components/JobBar';
+import { FAMILY_LABEL, KIND_LABEL, ModelDetails } from '../components/ModelDetails';
+import { ModelDownload } from '../components/ModelDownload';
 import { EmptyState, QueryView } from '../components/states';
-import { formatBytes, formatDate } from '../format';
+import { formatBytes } from '../format';
 import { useMutation } from '../mutation';
 import { useNotify } from '../notifications';
+import { useJob } from '../use-job';
 
 const KINDS: { id: ModelKind; label: string }[] = [
   { id: 'checkpoint', label: 'Checkpoint' },
@@ -20,34 +23,45 @@ const FAMILIES: { id: ModelFamily; label: string }[] = [
   { id: 'sdxl', label: 'SDXL' },
 ];
 
-const FAMILY_LABEL = Object.fromEntries(FAMILIES.map((f) => [f.id, f.label])) as Record<
-  ModelFamily,
-  string
->;
-const KIND_LABEL = Object.fromEntries(KINDS.map((k) => [k.id, k.label])) as Record<
-  ModelKind,
-  string
->;
-
 export function ModelsScreen() {
+  const notify = useNotify();
+  const transport = useTransport();
+  const { busy, run } = useMutation();
   const [kind, setKind] = useState<ModelKind | 'all'>('all');
+  const [family, setFamily] = useState<ModelFamily | 'all'>('all');
+  const [selected, setSelected] = useState<number | null>(null);
   const models = useApiQuery('models.list', kind === 'all' ? {} : { kind }, ['models']);
+  const settings = useApiQuery('settings.get', {}, ['settings']);
+  const scan = useJob((job) => {
+    if (job.status === 'error') notify.error('The scan failed', new Error(job.error?.message));
+    if (job.status === 'done') notify.success('Model folders scanned');
+  });
+  const folders = settings.data?.modelDirs ?? [];
+
+  const rescan = async () => {
+    const started = await run('Could not start the scan', () => transport.call('models.scan', {}));
+    if (started) scan.track(started.jobId);
+  };
+
   return (
     <>
       <header className="screen-header">
         <h1>Models</h1>
         <p className="muted">
-          Checkpoints, VAEs and LoRAs already on your disk. LoRA Studio remembers where they are; it
-          never copies or moves them.
+          Checkpoints, VAEs and LoRAs on your disk. LoRA Studio remembers where they are; it never
+          copies or moves them.
         </p>
       </header>
-      <AddModelForm onAdded={models.reload} />
       <section aria-labelledby="models-list-heading">
         <div className="section-header">
-          <h2 id="models-list-heading">Registered models</h2>
+          <h2 id="models-list-heading">Library</h2>
           <label className="inline-field">
-            Show
-            <select value={kind} onChange={(e) => setKind(e.target.value as ModelKind | 'all')}>
+            Kind
+            <select
+              aria-label="Filter by kind"
+              value={kind}
+              onChange={(e) => setKind(e.target.value as ModelKind | 'all')}
+            >
               <option value="all">All kinds</option>
               {KINDS.map((k) => (
                 <option key={k.id} value={k.id}>
@@ -56,20 +70,58 @@ export function ModelsScreen() {
               ))}
             </select>
           </label>
+          <label className="inline-field">
+            Family
+            <select
+              aria-label="Filter by family"
+              value={family}
+              onChange={(e) => setFamily(e.target.value as ModelFamily | 'all')}
+            >
+              <option value="all">All families</option>
+              {FAMILIES.map((f) => (
+                <option key={f.id} value={f.id}>
+                  {FAMILY_LABEL[f.id]}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button
+            type="button"
+            onClick={rescan}
+            disabled={busy || scan.active || folders.length === 0}
+            title={
+              folders.length ? folders.join('\n') : 'Add model folders in Settings to scan them'
+            }
+          >
+            {scan.active ? 'Scanning…' : 'Rescan folders'}
+          </button>
         </div>
+        {folders.length === 0 && (
+          <p className="muted small">
+            No model folders yet: add your A1111 or ComfyUI folders in Settings, then Rescan.
+          </p>
+        )}
+        {scan.job && <JobBar job={scan.job} label="Scan progress" onCancel={scan.cancel} />}
         <QueryView query={models} what="models">
-          {(items) =>
-            items.length === 0 ? (
+          {(items) => {
+            const shown = items.filter((m) => family === 'all' || m.family === family);
+            const current = shown.find((m) => m.id === selected);
+            return shown.length === 0 ? (
               <EmptyState title="No models registered" testId="models-empty">
-                Add the path of a Stable Diffusion checkpoint (<code>.safetensors</code>, as
-                downloaded from Civitai or Hugging Face) to train LoRAs on it.
+                Scan your model folders, download a model, or add the path of a Stable Diffusion
+                checkpoint (<code>.safetensors</code>) below.
               </EmptyState>
             ) : (
-              <ModelTable models={items} onRemoved={models.reload} />
-            )
-          }
+              <div className="split">
+                <ModelTable models={shown} selected={selected} onSelect={setSelected} />
+                {current && <ModelDetails model={current} settings={settings.data} />}
+              </div>
+            );
+          }}
         </QueryView>
       </section>
+      <ModelDownload />
+      <AddModelForm onAdded={models.reload} />
     </>
   );
 }
@@ -79,7 +131,7 @@ function AddModelForm(props: { onAdded: () => void }) {
   const notify = useNotify();
   const { busy, run } = useMutation();
   const [path, setPath] = useState('');
-  const [kind, setKind] = useState<ModelKind>('checkpoint');
+  const [kind, setKind] = useState<ModelKind | ''>('');
   const [family, setFamily] = useState<ModelFamily>('unknown');
   const [name, setName] = useState('');
 
@@ -89,8 +141,8 @@ function AddModelForm(props: { onAdded: () => void }) {
     const added = await run('Could not register the model', () =>
       transport.call('models.add', {
         path: path.trim(),
-        kind,
-        family,
+        ...(kind && { kind }),
+        ...(family !== 'unknown' && { family }),
         ...(trimmedName ? { name: trimmedName } : {}),
       }),
     );
@@ -122,8 +174,9 @@ function AddModelForm(props: { onAdded: () => void }) {
           <select
             id="model-kind"
             value={kind}
-            onChange={(e) => setKind(e.target.value as ModelKind)}
+            onChange={(e) => setKind(e.target.value as ModelKind | '')}
           >
+            <option value="">From the file (needed for folders)</option>
             {KINDS.map((k) => (
               <option key={k.id} value={k.id}>
                 {k.label}
@@ -159,21 +212,11 @@ function AddModelForm(props: { onAdded: () => void }) {
   );
 }
 
-function ModelTable(props: { models: Model[]; onRemoved: () => void }) {
-  const transport = useTransport();
-  const notify = useNotify();
-  const { busy, run } = useMutation();
-
-  const remove = async (model: Model) => {
-    const done = await run(`Could not forget “${model.name}”`, () =>
-      transport.call('models.remove', { id: model.id }),
-    );
-    if (done) {
-      notify.success(`Forgot “${model.name}” (the file is still on disk)`);
-      props.onRemoved();
-    }
-  };
-
+function ModelTable(props: {
+  models: Model[];
+  selected: number | null;
+  onSelect: (id: number) => void;
+}) {
   return (
     <table className="table" data-testid="models-table">
       <thead>
@@ -184,17 +227,26 @@ function ModelTable(props: { models: Model[]; onRemoved: () => void }) {
           <th scope="col" className="num">
             Size
           </th>
-          <th scope="col">Added</th>
-          <th scope="col">
-            <span className="visually-hidden">Actions</span>
-          </th>
+          <th scope="col">Status</th>
         </tr>
       </thead>
       <tbody>
         {props.models.map((model) => (
-          <tr key={model.id}>
+          <tr
+            key={model.id}
+            data-testid={`model-row-${model.name}`}
+            className={model.id === props.selected ? 'selected' : undefined}
+            aria-selected={model.id === props.selected}
+            onClick={() => props.onSelect(model.id)}
+          >
             <td>
-              <div className="strong">{model.name}</div>
+              <button
+                type="button"
+                className="link strong"
+                onClick={() => props.onSelect(model.id)}
+              >
+                {model.name}
+              </button>
               <div className="muted small mono" title={model.path}>
                 {model.path}
               </div>
@@ -202,14 +254,16 @@ function ModelTable(props: { models: Model[]; onRemoved: () => void }) {
             <td>{KIND_LABEL[model.kind]}</td>
             <td>{FAMILY_LABEL[model.family]}</td>
             <td className="num">{formatBytes(model.sizeBytes)}</td>
-            <td>{formatDate(model.addedAt)}</td>
-            <td className="row-actions">
-              <ConfirmButton
-                label="Forget"
-                confirmLabel="Forget it?"
-                disabled={busy}
-                onConfirm={() => remove(model)}
-              />
+            <td>
+              {model.missing ? (
+                <span className="badge badge-failed">Missing</span>
+              ) : model.supported ? (
+                <span className="badge badge-completed">Usable</span>
+              ) : (
+                <span className="badge badge-draft" title={model.reason ?? undefined}>
+                  Not supported
+                </span>
+              )}
             </td>
           </tr>
         ))}

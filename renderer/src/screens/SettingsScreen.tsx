@@ -1,12 +1,15 @@
 import { useState, type FormEvent } from 'react';
 import type { Settings, SystemInfo } from '../../../core/api';
 import { useApiQuery, useTransport } from '../api';
+import { ModelFoldersField } from '../components/ModelFoldersField';
 import { QueryView } from '../components/states';
 import { formatBytes } from '../format';
 import { useMutation } from '../mutation';
 import { useNotify } from '../notifications';
 
 type ProviderChoice = Settings['executionProvider'];
+// The contract's OUTPUT_FORMATS (the renderer imports only types from core/api).
+const OUTPUT_FORMATS: readonly Settings['defaultOutputFormat'][] = ['png', 'jpeg', 'webp'];
 
 const PROVIDER_LABEL: Record<ProviderChoice, string> = {
   auto: 'Automatic (fastest that starts)',
@@ -123,7 +126,12 @@ function PreferencesForm(props: {
   const { busy, run } = useMutation();
   const [executionProvider, setExecutionProvider] = useState(props.settings.executionProvider);
   const [theme, setTheme] = useState(props.settings.theme);
-  const [modelDirs, setModelDirs] = useState(props.settings.modelDirs.join('\n'));
+  const [modelDirs, setModelDirs] = useState(props.settings.modelDirs);
+  const [cpuThreads, setCpuThreads] = useState(props.settings.cpuThreads);
+  const [keepModelWarm, setKeepModelWarm] = useState(props.settings.keepModelWarm);
+  const [outputFormat, setOutputFormat] = useState(props.settings.defaultOutputFormat);
+  // The core shows the token masked; an unchanged field sends nothing.
+  const [token, setToken] = useState('');
   const [outputDir, setOutputDir] = useState(props.settings.outputDir ?? '');
   const [endpoint, setEndpoint] = useState(props.settings.huggingFaceEndpoint);
 
@@ -136,10 +144,11 @@ function PreferencesForm(props: {
       transport.call('settings.set', {
         executionProvider,
         theme,
-        modelDirs: modelDirs
-          .split('\n')
-          .map((line) => line.trim())
-          .filter(Boolean),
+        modelDirs,
+        cpuThreads,
+        keepModelWarm,
+        defaultOutputFormat: outputFormat,
+        ...(token.trim() && { huggingFaceToken: token.trim() }),
         outputDir: outputDir.trim() || null,
         huggingFaceEndpoint: endpoint.trim(),
       }),
@@ -180,19 +189,47 @@ function PreferencesForm(props: {
           </select>
         </div>
       </div>
-      <div className="field">
-        <label htmlFor="settings-model-dirs">
-          Extra model folders (one absolute path per line)
+      {executionProvider !== 'auto' && (
+        <p className="muted small" data-testid="provider-requirement">
+          {props.providers?.find((p) => p.name === executionProvider)?.requirement}
+        </p>
+      )}
+      <div className="field-row">
+        <div className="field">
+          <label htmlFor="settings-threads">CPU threads (0: automatic)</label>
+          <input
+            id="settings-threads"
+            type="number"
+            min={0}
+            max={256}
+            value={cpuThreads}
+            onChange={(e) => setCpuThreads(Number(e.target.value))}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="settings-format">Default image format</label>
+          <select
+            id="settings-format"
+            value={outputFormat}
+            onChange={(e) => setOutputFormat(e.target.value as Settings['defaultOutputFormat'])}
+          >
+            {OUTPUT_FORMATS.map((f) => (
+              <option key={f} value={f}>
+                {f.toUpperCase()}
+              </option>
+            ))}
+          </select>
+        </div>
+        <label className="inline-field">
+          <input
+            type="checkbox"
+            checked={keepModelWarm}
+            onChange={(e) => setKeepModelWarm(e.target.checked)}
+          />
+          Keep the model loaded between jobs
         </label>
-        <textarea
-          id="settings-model-dirs"
-          value={modelDirs}
-          onChange={(e) => setModelDirs(e.target.value)}
-          rows={3}
-          spellCheck={false}
-          className="mono"
-        />
       </div>
+      <ModelFoldersField value={modelDirs} onChange={setModelDirs} />
       <div className="field">
         <label htmlFor="settings-output-dir">Output folder (empty: inside the data folder)</label>
         <input
@@ -210,6 +247,21 @@ function PreferencesForm(props: {
           type="url"
           value={endpoint}
           onChange={(e) => setEndpoint(e.target.value)}
+          spellCheck={false}
+          className="mono"
+        />
+      </div>
+      <div className="field">
+        <label htmlFor="settings-hf-token">
+          Hugging Face token (for gated repos; stored on this machine)
+        </label>
+        <input
+          id="settings-hf-token"
+          type="password"
+          value={token}
+          onChange={(e) => setToken(e.target.value)}
+          placeholder={props.settings.huggingFaceToken ?? 'hf_…'}
+          autoComplete="off"
           spellCheck={false}
           className="mono"
         />
