@@ -181,7 +181,9 @@ describe('importFolder', () => {
     );
     expect(msg['bad/rle.bmp']).toMatch(/BI_RLE8 is not supported/);
     expect(msg['bad/notimage.png']).toMatch(/not PNG, JPEG, WebP, GIF, BMP or TIFF/);
-    expect(msg['bad/truncated.jpg']).toMatch(/^JPEG does not decode: the file is damaged or truncated$/);
+    expect(msg['bad/truncated.jpg']).toMatch(
+      /^JPEG does not decode: the file is damaged or truncated$/,
+    );
   });
 
   it('never modifies the source folder', () => {
