@@ -1,5 +1,6 @@
 // A plain Adam step on the host for the convergence tests: the graph returns the gradients,
 // the test owns the parameters (as the real trainer does with its fp32 masters).
+import type { HostTensor, Session } from '../../core/onnx/index.js';
 export interface AdamState {
   m: Float32Array;
   v: Float32Array;
@@ -37,4 +38,47 @@ export class Adam {
       }
     }
   }
+}
+
+export interface TrainRun {
+  losses: number[];
+  ms: number;
+}
+
+/**
+ * Run `steps` training steps of a graph with a `loss` output and `grad_<name>` outputs for each
+ * parameter in `shapes`; Adam updates `params` in place. Releases the session.
+ */
+export async function trainWithAdam(
+  session: Session,
+  opts: {
+    steps: number;
+    lr: number;
+    shapes: Record<string, number[]>;
+    params: Record<string, Float32Array>;
+    fixed: Record<string, HostTensor>;
+  },
+): Promise<TrainRun> {
+  const adam = new Adam(opts.lr);
+  const losses: number[] = [];
+  const started = performance.now();
+  for (let step = 0; step < opts.steps; step++) {
+    const paramFeeds = Object.fromEntries(
+      Object.entries(opts.params).map(([k, v]) => [
+        k,
+        { dtype: 'float32' as const, shape: opts.shapes[k], data: v },
+      ]),
+    );
+    const out = await session.run({ ...opts.fixed, ...paramFeeds });
+    losses.push(out.loss.data[0] as number);
+    adam.step(
+      opts.params,
+      Object.fromEntries(
+        Object.keys(opts.shapes).map((k) => [k, out[`grad_${k}`].data as Float32Array]),
+      ),
+    );
+  }
+  const ms = performance.now() - started;
+  await session.release();
+  return { losses, ms };
 }

@@ -7,7 +7,7 @@ import { grad } from '../../core/graph/grad/index.js';
 import { attr } from '../../core/graph/ir.js';
 import { Session, type HostTensor } from '../../core/onnx/index.js';
 import { rng, uniform, type Rng } from './fd.js';
-import { Adam } from './train-adam.js';
+import { trainWithAdam } from './train-adam.js';
 
 const [N, C, H, W] = [8, 1, 8, 8];
 const F = 8;
@@ -88,26 +88,13 @@ describe('training a conv net with our autodiff', () => {
         return [k, Float32Array.from({ length: n }, init)];
       }),
     );
-    const session = await Session.create(trainingStep());
-    const adam = new Adam(0.02);
-    const losses: number[] = [];
-    const started = performance.now();
-    for (let step = 0; step < 300; step++) {
-      const out = await session.run({
-        x,
-        t: target,
-        ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, tensor(SHAPES[k], v)])),
-      });
-      losses.push(out.loss.data[0] as number);
-      adam.step(
-        params,
-        Object.fromEntries(
-          Object.keys(SHAPES).map((k) => [k, out[`grad_${k}`].data as Float32Array]),
-        ),
-      );
-    }
-    const ms = performance.now() - started;
-    await session.release();
+    const { losses, ms } = await trainWithAdam(await Session.create(trainingStep()), {
+      steps: 300,
+      lr: 0.02,
+      shapes: SHAPES,
+      params,
+      fixed: { x, t: target },
+    });
     const first = losses[0];
     const last = Math.min(...losses.slice(-10));
     console.log(

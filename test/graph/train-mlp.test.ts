@@ -6,7 +6,7 @@ import { grad } from '../../core/graph/grad/index.js';
 import { attr } from '../../core/graph/ir.js';
 import { Session } from '../../core/onnx/index.js';
 import { rng, uniform } from './fd.js';
-import { Adam } from './train-adam.js';
+import { trainWithAdam } from './train-adam.js';
 
 const N = 64;
 const HIDDEN = 32;
@@ -53,31 +53,16 @@ describe('training an MLP with our autodiff', () => {
         return [k, Float32Array.from(uniform(-1, 1)(r, n).map((v) => v * scale * Math.sqrt(3)))];
       }),
     );
-    const session = await Session.create(trainingStep());
-    const adam = new Adam(0.02);
-    const losses: number[] = [];
-    const started = performance.now();
-    for (let step = 0; step < 400; step++) {
-      const out = await session.run({
+    const { losses, ms } = await trainWithAdam(await Session.create(trainingStep()), {
+      steps: 400,
+      lr: 0.02,
+      shapes: SHAPES,
+      params,
+      fixed: {
         x: { dtype: 'float32', shape: [N, 2], data: Float32Array.from(xs) },
         t: { dtype: 'float32', shape: [N, 1], data: Float32Array.from(ts) },
-        ...Object.fromEntries(
-          Object.entries(params).map(([k, v]) => [
-            k,
-            { dtype: 'float32' as const, shape: SHAPES[k], data: v },
-          ]),
-        ),
-      });
-      losses.push(out.loss.data[0] as number);
-      adam.step(
-        params,
-        Object.fromEntries(
-          Object.keys(SHAPES).map((k) => [k, out[`grad_${k}`].data as Float32Array]),
-        ),
-      );
-    }
-    const ms = performance.now() - started;
-    await session.release();
+      },
+    });
     const first = losses[0];
     const last = Math.min(...losses.slice(-10));
     console.log(
