@@ -5,12 +5,30 @@
 //   2. importFolder again on the same work dir (resume: nothing re-decoded);
 //   3. the OCR text filter (PP-OCRv4 through core/onnx, CPU EP) on every imported image at
 //      PaddleOCR's 960 px limit: detector + recognizer confirmation (the default), and the
-//      detector alone — with how many text images were flagged and how many plain ones were.
+//      detector alone — with how many text images were flagged and how many plain ones were;
+//   4. tagging with a tiny random-weight model of the WD14 signature (448² NHWC BGR input): the
+//      figure is our pre-processing (decode, white pad, resize, BGR) + session overhead, not the
+//      speed of a real SwinV2/MOAT tagger; and BLIP captioning (tiny models, ≤ 20 tokens).
+// `--no-ocr` skips step 3.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { importFolder, TextDetector, type ImportedImage } from '../core/dataset/index.js';
+import {
+  BlipCaptioner,
+  importFolder,
+  parseTagsCsv,
+  TextDetector,
+  WdTagger,
+  type ImportedImage,
+} from '../core/dataset/index.js';
+import {
+  TINY_TAGS_CSV,
+  TINY_VOCAB,
+  writeTinyBlipDecoder,
+  writeTinyBlipVision,
+  writeTinyTagger,
+} from '../test/dataset/caption-models.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -118,6 +136,31 @@ async function ocrPass(
   return { ms, createMs, hits, falseAlarms };
 }
 
+async function captionPasses(images: ImportedImage[], dir: string) {
+  mkdirSync(dir, { recursive: true });
+  const labels = parseTagsCsv(TINY_TAGS_CSV);
+  const tagger = await WdTagger.create({ modelPath: writeTinyTagger(dir, labels.length), labels });
+  let t = performance.now();
+  let tags = 0;
+  for (const img of images) tags += (await tagger.tag([img.workingCopy]))[0].tags.length;
+  const tagMs = performance.now() - t;
+  await tagger.release();
+  const vocab = join(dir, 'vocab.txt');
+  writeFileSync(vocab, TINY_VOCAB.join('\n'));
+  const blip = await BlipCaptioner.create({
+    visionModelPath: writeTinyBlipVision(dir),
+    decoderModelPath: writeTinyBlipDecoder(dir, { vocabSize: TINY_VOCAB.length }),
+    tokenizerPath: vocab,
+  });
+  t = performance.now();
+  let tokens = 0;
+  for (const img of images)
+    tokens += (await blip.caption(img.workingCopy, { maxTokens: 20 })).ids.length;
+  const blipMs = performance.now() - t;
+  await blip.release();
+  return { tagMs, tags, blipMs, tokens };
+}
+
 async function main(): Promise<void> {
   const count = arg('count', 200);
   if (process.argv.includes('--gen-only')) {
@@ -167,7 +210,7 @@ async function main(): Promise<void> {
       ['import again (resume)', `${(warmMs / 1000).toFixed(2)} s`, per(count, warmMs), ''],
     ];
     const limit = arg('limit', 960);
-    for (const verify of [true, false]) {
+    for (const verify of process.argv.includes('--no-ocr') ? [] : [true, false]) {
       const r = await ocrPass(cold.images, truth, verify, limit);
       rows.push([
         `OCR ${verify ? 'det + rec' : 'det only'}, ${limit} px`,
@@ -176,6 +219,21 @@ async function main(): Promise<void> {
         `flagged ${r.hits}/${withText} text, ${r.falseAlarms}/${count - withText} plain; sessions ${(r.createMs / 1000).toFixed(1)} s`,
       ]);
     }
+    const c = await captionPasses(cold.images, join(root, 'models'));
+    rows.push(
+      [
+        'tag, tiny WD14-signature model',
+        `${(c.tagMs / 1000).toFixed(2)} s`,
+        per(count, c.tagMs),
+        `448² input; ${(c.tags / count).toFixed(1)} tags/image`,
+      ],
+      [
+        'caption, tiny BLIP-signature models',
+        `${(c.blipMs / 1000).toFixed(2)} s`,
+        per(count, c.blipMs),
+        `384² input; ${(c.tokens / count).toFixed(1)} tokens/image`,
+      ],
+    );
     const head = ['step', 'time', 'images/s', 'notes'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (r: string[]) =>

@@ -143,6 +143,38 @@ const imageSchema = z.object({
   textFlagged: z.boolean().nullable(),
 });
 
+/** How a generated caption meets an image's caption (datasets.caption). */
+export const CAPTION_MODES = ['overwrite', 'append', 'only-empty'] as const;
+
+const captionModelChoice = z.discriminatedUnion('source', [
+  /** A datasets.captionModels entry, downloaded into the data dir when missing. */
+  z.strictObject({ source: z.literal('registry'), id: z.string().min(1).max(100) }),
+  /** A WD14-style tagger on disk: model.onnx + selected_tags.csv. */
+  z.strictObject({
+    source: z.literal('tagger-files'),
+    modelPath: absolutePath,
+    tagsPath: absolutePath,
+  }),
+  /** BLIP on disk: vision model, text decoder and tokenizer.json / vocab.txt. */
+  z.strictObject({
+    source: z.literal('blip-files'),
+    visionModelPath: absolutePath,
+    decoderModelPath: absolutePath,
+    tokenizerPath: absolutePath,
+  }),
+]);
+
+const captionChangeSchema = z.object({ id, before: z.string(), after: z.string() });
+
+const textBoxSchema = z.object({
+  x: z.number(),
+  y: z.number(),
+  width: z.number(),
+  height: z.number(),
+  score: z.number(),
+  text: z.string().optional(),
+});
+
 export const RUN_STATUSES = [
   'draft',
   'queued',
@@ -151,6 +183,8 @@ export const RUN_STATUSES = [
   'completed',
   'failed',
   'cancelled',
+  // Was running (or queued) when the process that owned it died; resumable from its checkpoint.
+  'interrupted',
 ] as const;
 
 export const LR_SCHEDULERS = ['constant', 'constant_with_warmup', 'linear', 'cosine'] as const;
@@ -277,6 +311,7 @@ export const JOB_KINDS = [
   'eval',
   'scan',
   'hash',
+  'demo',
 ] as const;
 export const JOB_STATUSES = ['queued', 'running', 'done', 'error', 'cancelled'] as const;
 
@@ -357,8 +392,9 @@ export const generateRequestSchema = z
     /** Attach a preview to every Nth progress event (0: none). */
     previewEvery: z.int().min(0).max(1000).default(1),
   })
-  .refine((r) => (r.modelId === undefined) !== (r.modelPath === undefined), {
-    message: 'give modelId (a registered checkpoint) or modelPath, exactly one',
+  // Neither: the default checkpoint (settings.defaultCheckpointId) is used.
+  .refine((r) => r.modelId === undefined || r.modelPath === undefined, {
+    message: 'give modelId (a registered checkpoint) or modelPath, not both',
     path: ['modelId'],
   })
   .refine((r) => r.vaeId === undefined || r.vaePath === undefined, {
@@ -433,6 +469,42 @@ const systemInfoSchema = z.object({
   cpuCount: z.int().positive(),
   totalMemoryBytes: z.number().positive(),
 });
+
+// ---------------------------------------------------------------------------------------
+// LoRA library and generations history (core/library)
+
+const loraFactSchema = z.object({ key: z.string(), label: z.string(), value: z.string() });
+const tagCountSchema = z.object({ tag: z.string(), count: z.number() });
+export const GRID_KINDS = ['strength-sweep', 'before-after'] as const;
+/** A saved comparison grid: `<dataDir>/grids/<id>/` (grid.png, cell-<i>.png, grid.json). */
+const gridSchema = z.object({
+  id: z.string(),
+  loraModelId: id,
+  kind: z.enum(GRID_KINDS),
+  createdAt: timestamp,
+  width: z.int().positive(),
+  height: z.int().positive(),
+  columns: z.array(z.string()),
+  prompts: z.array(z.string()),
+  seed: z.int().min(0),
+  settings: jsonObject,
+  cells: z.array(
+    z.object({
+      file: z.string(),
+      prompt: z.string(),
+      strength: z.number().nullable(),
+      seed: z.int().min(0),
+    }),
+  ),
+});
+const loraEntrySchema = z.object({
+  model: modelSchema,
+  /** The training run that exported it (matched by output path), if trained here. */
+  run: z.object({ id, name: z.string(), status: z.enum(RUN_STATUSES) }).nullable(),
+  artifactId: id.nullable(),
+  triggerWords: z.array(z.string()),
+});
+const gridIdSchema = z.string().regex(/^[0-9]{13}-[0-9a-f]{8}$/, 'must be a grid id');
 
 // ---------------------------------------------------------------------------------------
 // The method table
@@ -580,6 +652,85 @@ export const apiMethods = {
       captions: z.int().min(0),
     }),
   ),
+  /** The captioning models this app can fetch, and whether their files are already here. */
+  'datasets.captionModels': method(
+    noInput,
+    z.array(
+      z.object({
+        id: z.string(),
+        kind: z.enum(['tagger', 'captioner']),
+        label: z.string(),
+        repo: z.string(),
+        files: z.array(z.string()),
+        downloaded: z.boolean(),
+        dir: z.string(),
+      }),
+    ),
+  ),
+  /**
+   * Job: captions images with a WD14-style tagger or BLIP (downloading a registry model
+   * first), merging per `mode`, with `triggerWord` first. Captions are written when the whole
+   * job succeeds (a cancel changes nothing); the done event's result lists each change
+   * (`before`/`after`) so an editor can undo it with datasets.setCaptions.
+   */
+  'datasets.caption': method(
+    z.strictObject({
+      datasetId: id,
+      model: captionModelChoice,
+      mode: z.enum(CAPTION_MODES).default('only-empty'),
+      triggerWord: z.string().trim().max(200).optional(),
+      /** Default: every image of the dataset. */
+      imageIds: z.array(id).min(1).max(10_000).optional(),
+      tagger: z
+        .strictObject({
+          generalThreshold: z.number().min(0).max(1).default(0.35),
+          characterThreshold: z.number().min(0).max(1).default(0.85),
+          includeRating: z.boolean().default(false),
+          replaceUnderscores: z.boolean().default(true),
+          blacklist: z.array(z.string().max(200)).max(1000).default([]),
+          maxTags: z.int().min(1).max(500).optional(),
+        })
+        .prefault({}),
+      captioner: z
+        .strictObject({
+          maxTokens: z.int().min(1).max(100).default(30),
+          prompt: z.string().max(200).default(''),
+        })
+        .prefault({}),
+    }),
+    z.object({ jobId }),
+  ),
+  /** Sets many captions at once (one transaction); every id must belong to the dataset. */
+  'datasets.setCaptions': method(
+    z.strictObject({
+      datasetId: id,
+      captions: z
+        .array(z.strictObject({ id, caption: z.string().max(10_000) }))
+        .min(1)
+        .max(10_000),
+    }),
+    z.object({ updated: z.int().min(0), changes: z.array(captionChangeSchema) }),
+  ),
+  /** The last datasets.quality report of the dataset (kept in its work dir), or null. */
+  'datasets.report': method(
+    byId,
+    z.object({ datasetId: id, createdAt: timestamp, report: jsonObject }).nullable(),
+  ),
+  /** Text boxes the last OCR scan found per image (image pixels), for the overlay preview. */
+  'datasets.textBoxes': method(
+    byId,
+    z.object({
+      images: z.array(
+        z.object({
+          id,
+          width: z.int().positive(),
+          height: z.int().positive(),
+          textRatio: z.number().min(0).max(1),
+          boxes: z.array(textBoxSchema),
+        }),
+      ),
+    }),
+  ),
 
   'images.list': method(
     z.strictObject({
@@ -710,6 +861,98 @@ export const apiMethods = {
   ),
   /** A queued job is dropped at once; a running one stops at its next step. */
   'jobs.cancel': method(z.strictObject({ jobId }), jobSchema),
+  /** Every registered LoRA (imported or trained here) with its run and trigger words. */
+  'library.loras': method(noInput, z.array(loraEntrySchema)),
+  /** One LoRA, A1111-style: facts from its ss_* metadata, tag frequency, samples, saved grids. */
+  'library.lora': method(
+    byId,
+    loraEntrySchema.extend({
+      facts: z.array(loraFactSchema),
+      /** ss_tag_frequency merged over folders, most frequent first. */
+      tagFrequency: z.array(tagCountSchema),
+      /** The run's sample images by step (index = position for library.image). */
+      samples: z.array(runSampleSchema.extend({ index: z.int().min(0) })),
+      grids: z.array(gridSchema),
+    }),
+  ),
+  /**
+   * Job (kind eval): renders a comparison grid of a LoRA on a checkpoint (default: the default
+   * checkpoint) and saves it in the data dir; the done event's result is `{ grid }`.
+   */
+  'library.renderGrid': method(
+    z.strictObject({
+      id,
+      kind: z.enum(GRID_KINDS),
+      checkpointId: id.optional(),
+      prompts: z.array(z.string().max(2000)).min(1).max(16),
+      strengths: z.array(z.number().min(-10).max(10)).min(1).max(12).optional(),
+      /** before-after: the "with" column's strength. */
+      strength: z.number().min(-10).max(10).default(1),
+      seed: z.int().min(0).max(0xffff_ffff).default(42),
+      steps: z.int().min(1).max(150).default(20),
+      width: imageSide.default(512),
+      height: imageSide.default(512),
+      sampler: z.enum(SAMPLERS).default('euler_a'),
+      cfgScale: z.number().min(0).max(30).default(7),
+      negativePrompt: z.string().max(20_000).default(''),
+    }),
+    z.object({ jobId }),
+  ),
+  /** A grid sheet/cell or a run sample as base64 (clients without the file route). */
+  'library.image': method(
+    z.union([
+      z.strictObject({ gridId: gridIdSchema, cell: z.int().min(0).max(999).optional() }),
+      z.strictObject({ loraId: id, sample: z.int().min(0) }),
+    ]),
+    z.object({ mime: z.literal('image/png'), data: z.string() }),
+  ),
+  /** The configured LoRA folders (Settings → model folders) that Copy to… may write into. */
+  'library.copyTargets': method(
+    noInput,
+    z.array(z.object({ path: z.string(), layout: z.enum(['a1111', 'comfyui', 'folder']) })),
+  ),
+  /** Copies a LoRA file into one of library.copyTargets (never replaces unless overwrite). */
+  'library.copyTo': method(
+    z.strictObject({ id, folder: absolutePath, overwrite: z.boolean().default(false) }),
+    z.object({ path: z.string() }),
+  ),
+  /**
+   * Writes `<stem>.safetensors`, `<stem>.preview.png` (first grid cell, else newest sample),
+   * `<stem>.civitai.json` and `<stem>.md` (trigger words, training settings) into `folder`.
+   */
+  'library.exportCivitai': method(
+    z.strictObject({ id, folder: absolutePath, overwrite: z.boolean().default(false) }),
+    z.object({
+      folder: z.string(),
+      safetensors: z.string(),
+      preview: z.string().nullable(),
+      json: z.string(),
+      markdown: z.string(),
+      triggerWords: z.array(z.string()),
+    }),
+  ),
+  /** Generations history: newest first, prompt search, model / LoRA filters, paging. */
+  'generations.search': method(
+    z.strictObject({
+      query: z.string().trim().max(500).default(''),
+      modelId: id.optional(),
+      /** A LoRA model id: images that used its file. */
+      loraId: id.optional(),
+      ...paging,
+      limit: z.int().min(1).max(200).default(24),
+    }),
+    z.object({ items: z.array(generationSchema), total: z.int().min(0) }),
+  ),
+  /**
+   * Job (kind `demo`): the built-in demo — imports the sample dataset, OCR scan, caption check,
+   * trains a LoRA on the tiny base model (its jobs show in the queue), renders a before/after
+   * grid and a strength sweep. The done event's result is the demo report (paths, gridIds, loss,
+   * image statistics).
+   */
+  'demo.start': method(
+    z.strictObject({ steps: z.int().min(1).max(10_000).default(300) }),
+    z.object({ jobId }),
+  ),
 } as const;
 
 /**
@@ -740,6 +983,9 @@ export type ModelKind = Model['kind'];
 export type ModelFamily = Model['family'];
 export type Dataset = z.output<typeof datasetSchema>;
 export type DatasetImage = z.output<typeof imageSchema>;
+export type CaptionMode = (typeof CAPTION_MODES)[number];
+export type CaptionChange = z.output<typeof captionChangeSchema>;
+export type TextBoxInfo = z.output<typeof textBoxSchema>;
 export type ImageFlags = z.output<typeof imageFlagsSchema>;
 export type ImportSkippedFile = z.output<typeof skippedFileSchema>;
 export type TrainingRun = z.output<typeof runSchema>;
@@ -756,6 +1002,9 @@ export type JobStatus = Job['status'];
 export type Settings = z.output<typeof settingsSchema>;
 export type SystemInfo = z.output<typeof systemInfoSchema>;
 export type ExecutionProviderInfo = z.output<typeof providerSchema>;
+export type LoraEntry = z.output<typeof loraEntrySchema>;
+export type LoraDetails = ApiOutput<'library.lora'>;
+export type GridInfo = z.output<typeof gridSchema>;
 
 // ---------------------------------------------------------------------------------------
 // Errors

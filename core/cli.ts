@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { appVersion } from './service/index.js';
 import {
+  demoCommand,
   evalCommand,
   generateCommand,
   infoCommand,
@@ -21,7 +22,8 @@ export function buildProgram(): Command {
     .addCommand(evalCommand())
     .addCommand(loraCommand())
     .addCommand(generateCommand())
-    .addCommand(trainCommand());
+    .addCommand(trainCommand())
+    .addCommand(demoCommand());
 }
 
 export async function runCli(argv: readonly string[] = process.argv): Promise<void> {

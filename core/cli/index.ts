@@ -12,3 +12,4 @@ export {
 export { loraCommand, inspectLora, formatInspection, type LoraInspection } from './lora.js';
 export { generateCommand, loraResolver } from './generate.js';
 export { trainCommand, formatTrainEvent, formatDuration } from './train.js';
+export { demoCommand, demoProgressPrinter, formatDemoReport } from './demo.js';

@@ -114,3 +114,4 @@ export {
   type QualityReport,
   type QualitySuggestion,
 } from './quality.js';
+export * from './caption/index.js';

@@ -3,6 +3,7 @@
 // written to a temp name and renamed, so a crash never leaves a half-written LoRA behind.
 import { open, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { chargeDiskWrite, faultPoint } from '../faults/index.js';
 import {
   SAFETENSORS_CODES,
   safetensorsDTypeBytes,
@@ -119,9 +120,14 @@ export async function writeSafetensors(
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const fh = await open(tmp, 'wx');
   try {
+    chargeDiskWrite(header.byteLength, tmp);
     await fh.write(header, 0, header.byteLength);
+    faultPoint('safetensors.write');
     for (const p of parts)
-      if (p.bytes.byteLength > 0) await fh.write(p.bytes, 0, p.bytes.byteLength);
+      if (p.bytes.byteLength > 0) {
+        chargeDiskWrite(p.bytes.byteLength, tmp);
+        await fh.write(p.bytes, 0, p.bytes.byteLength);
+      }
     await fh.sync();
     await fh.close();
     await rename(tmp, path);

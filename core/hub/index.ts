@@ -54,3 +54,15 @@ export {
   type ScanResult,
   type SuggestedFolder,
 } from './scan.js';
+export {
+  CAPTION_MODELS,
+  captionModelDir,
+  captionModelEntry,
+  ensureCaptionModel,
+  localCaptionModel,
+  type CaptionModelEntry,
+  type CaptionModelFile,
+  type CaptionModelKind,
+  type CaptionModelPaths,
+  type EnsureOptions,
+} from './caption-models.js';

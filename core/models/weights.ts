@@ -159,6 +159,12 @@ export interface WeightBinderOptions {
   initializerPrefix?: string;
   /** Model name used in error messages ("UNet", "text encoder", …). */
   label?: string;
+  /**
+   * Every weight becomes a float32 graph input (named like its initializer would be) instead of
+   * an initializer: for training all weights of a model (the demo base model); the source still
+   * fixes the shapes. See `trainableInputs`.
+   */
+  trainable?: boolean;
 }
 
 const LIST_LIMIT = 25;
@@ -184,6 +190,8 @@ export class WeightBinder {
   private readonly mismatched: string[] = [];
   private readonly tolerated = new Set<string>();
   private readonly skippedPrefixes: string[] = [];
+  private readonly trainable: boolean;
+  private readonly inputs: { name: string; weight: string; shape: readonly number[] }[] = [];
 
   constructor(
     readonly g: GraphBuilder,
@@ -193,6 +201,12 @@ export class WeightBinder {
     this.computeDType = opts.computeDType ?? 'float32';
     this.prefix = opts.initializerPrefix ?? '';
     this.label = opts.label ?? 'model';
+    this.trainable = opts.trainable ?? false;
+  }
+
+  /** With `trainable`: the graph inputs made so far (input name, weight name, stored shape). */
+  get trainableInputs(): readonly { name: string; weight: string; shape: readonly number[] }[] {
+    return this.inputs;
   }
 
   /** The weight `name` as a value of the compute dtype and the expected shape. */
@@ -214,7 +228,10 @@ export class WeightBinder {
       this.mismatched.push(`${name}: expected a float tensor, got ${t.dtype}`);
       v = this.g.input(this.g.uniqueName(`mismatch/${name}`), this.computeDType, shape);
     } else {
-      v = this.g.initializer(this.prefix + name, t.dtype, t.shape, t.data);
+      if (this.trainable) {
+        v = this.g.input(this.prefix + name, 'float32', t.shape);
+        this.inputs.push({ name: this.prefix + name, weight: name, shape: t.shape });
+      } else v = this.g.initializer(this.prefix + name, t.dtype, t.shape, t.data);
       if (shapeToString(t.shape) !== shapeToString(shape))
         v = this.g.op('Reshape', [v, this.g.ints(shape)]);
       v = this.g.cast(v, this.computeDType);

@@ -4,6 +4,7 @@
 //   GET  /, /assets/…      dist/renderer; `/?token=…` sets an HttpOnly session cookie
 //   GET  /files/generations/<id>.png   a generated image (cookie or bearer token)
 //   GET  /files/thumbs/<imageId>.webp  a dataset image's thumbnail (same auth)
+//   GET  /files/grids/<gridId>[/<cell>].png  a saved LoRA comparison grid or cell (same auth)
 //   POST /generate, GET /jobs/<id>      REST-style aliases of generate.start and jobs.get
 // Every request must carry a loopback Host (DNS-rebinding guard) and no foreign Origin.
 import http from 'node:http';
@@ -43,6 +44,8 @@ export const JOBS_PREFIX = '/jobs/';
 // The only file URLs there are: an id, nothing a path could be smuggled through.
 const GENERATION_FILE_RE = /^\/files\/generations\/([1-9][0-9]{0,14})\.png$/;
 const THUMB_FILE_RE = /^\/files\/thumbs\/([1-9][0-9]{0,14})\.webp$/;
+// A saved grid's sheet or one of its cells: `/files/grids/<id>.png`, `/files/grids/<id>/<cell>.png`.
+const GRID_FILE_RE = /^\/files\/grids\/([0-9]{13}-[0-9a-f]{8})(?:\/([0-9]{1,3}))?\.png$/;
 
 export interface ServeOptions {
   service: ApiService;
@@ -243,11 +246,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     }
     const match = GENERATION_FILE_RE.exec(rawPath);
     const thumb = match ? null : THUMB_FILE_RE.exec(rawPath);
+    const grid = match || thumb ? null : GRID_FILE_RE.exec(rawPath);
     const file = match
       ? await service.generationImagePath(Number(match[1]))
       : thumb
         ? await service.imageThumbnailPath(Number(thumb[1]))
-        : null;
+        : grid
+          ? await service.gridImagePath(
+              grid[1],
+              grid[2] === undefined ? undefined : Number(grid[2]),
+            )
+          : null;
     if (!file) {
       throw new HttpError({
         code: 'not_found',
@@ -255,7 +264,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           ? `no image for generation #${match[1]} (no such row, or its file is gone)`
           : thumb
             ? `no thumbnail for image #${thumb[1]} (no such row, not imported, or its file is gone)`
-            : `${rawPath}: not found (valid: /files/generations/<id>.png, /files/thumbs/<id>.webp)`,
+            : grid
+              ? `no grid image ${grid[1]}${grid[2] ? `/${grid[2]}` : ''}`
+              : `${rawPath}: not found (valid: /files/generations/<id>.png, /files/thumbs/<id>.webp, /files/grids/<id>.png)`,
       });
     }
     sendFile(res, file, req.method === 'HEAD', {

@@ -1,5 +1,12 @@
 // What every handler receives, and the typed shape of the handler table.
-import type { ApiEvent, ApiMethodName, ApiOutput, ApiParsedInput, StoreEntity } from '../api.js';
+import type {
+  Api,
+  ApiEvent,
+  ApiMethodName,
+  ApiOutput,
+  ApiParsedInput,
+  StoreEntity,
+} from '../api.js';
 import type { Store } from '../store/index.js';
 import type { GenerateFn } from './generation-job.js';
 import type { JobRunner } from './jobs.js';
@@ -16,6 +23,8 @@ export interface ServiceContext {
   readonly jobs: JobRunner;
   /** The image pipeline (a dependency, so tests and other hosts can supply their own). */
   readonly generate: GenerateFn;
+  /** The service itself as a client, for coordinator jobs (the demo) that call other methods. */
+  readonly api: Api;
 }
 
 export type Handler<M extends ApiMethodName> = (

@@ -8,6 +8,8 @@ import type { DatasetImage } from '../api.js';
 import type { Store } from '../store/index.js';
 import { conflict, notFound } from './errors.js';
 import type { Handlers, ServiceContext } from './context.js';
+import { saveQualityReport, saveTextBoxes, type StoredTextBoxes } from './dataset-results.js';
+import { assertWritableInside } from './safe-write.js';
 
 type DatasetMethods =
   | 'datasets.import'
@@ -181,12 +183,27 @@ export const datasetHandlers: Pick<Handlers, DatasetMethods> = {
         // Loading the detector costs a second or two: skip it when only the threshold moved.
         const detector = toMeasure.length ? await TextDetector.create() : null;
         let flagged = 0;
+        const boxes = new Map<number, StoredTextBoxes>();
         try {
           for (const [k, image] of images.entries()) {
             handle.signal.throwIfAborted();
             let ratio = image.textRatio;
             if (detector && (input.rescan || ratio === null)) {
-              ratio = (await detector.detect(image.workPath ?? image.path)).textAreaRatio;
+              const found = await detector.detect(image.workPath ?? image.path);
+              ratio = found.textAreaRatio;
+              boxes.set(image.id, {
+                width: found.width,
+                height: found.height,
+                textRatio: ratio,
+                boxes: found.boxes.map(({ x, y, width, height, score, text }) => ({
+                  x,
+                  y,
+                  width,
+                  height,
+                  score,
+                  ...(text === undefined ? {} : { text }),
+                })),
+              });
             }
             const isFlagged = (ratio ?? 0) >= input.flagRatio;
             if (isFlagged) flagged++;
@@ -200,6 +217,8 @@ export const datasetHandlers: Pick<Handlers, DatasetMethods> = {
           }
         } finally {
           await detector?.release();
+          // Boxes measured before a cancel are kept, like their ratios.
+          await saveTextBoxes(ctx.dataDir, dataset.id, boxes);
         }
         ctx.changed(
           'images',
@@ -253,13 +272,14 @@ export const datasetHandlers: Pick<Handlers, DatasetMethods> = {
         // Per-image hashes are internal working data, not part of the report a UI shows.
         const report: Partial<typeof full> = { ...full };
         delete report.signals;
-        return {
-          result: {
-            datasetId: dataset.id,
-            unmeasured: images.filter((i) => !measured.includes(i)).map((i) => i.id),
-            ...report,
-          },
+        const result = {
+          datasetId: dataset.id,
+          unmeasured: images.filter((i) => !measured.includes(i)).map((i) => i.id),
+          ...report,
         };
+        // Kept for datasets.report: the report screen reads it after the job is gone.
+        await saveQualityReport(ctx.dataDir, dataset.id, result);
+        return { result };
       },
     });
     return { jobId: job.id };
@@ -286,8 +306,10 @@ export const datasetHandlers: Pick<Handlers, DatasetMethods> = {
     let captions = 0;
     for (const e of plan) {
       await fs.mkdir(path.dirname(e.target), { recursive: true });
+      await assertWritableInside(folder, e.target);
       await fs.copyFile(e.source, e.target);
       if (e.image.caption) {
+        await assertWritableInside(folder, e.captionFile);
         await fs.writeFile(e.captionFile, `${e.image.caption}\n`, 'utf8');
         captions++;
       }

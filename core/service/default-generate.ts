@@ -3,7 +3,9 @@
 // service) and loaded lazily, so opening the app does not load the model stack.
 import path from 'node:path';
 import type { GenerationEngine, generate as generateImages } from '../generate/index.js';
+import type { Settings } from '../api.js';
 import type { GenerateFn } from './generation-job.js';
+import { applyEngineSettings } from './model-settings.js';
 
 export type { GenerateFn };
 
@@ -18,7 +20,10 @@ interface Loaded {
 }
 
 /** Derived files (hash index, converted weights, optimised models) go to `<dataDir>/cache`. */
-export function createDefaultGenerate(dataDir: string): Pipeline {
+export function createDefaultGenerate(
+  dataDir: string,
+  settings?: () => Pick<Settings, 'cpuThreads' | 'keepModelWarm'>,
+): Pipeline {
   let loaded: Promise<Loaded> | undefined;
   let disposed = false;
   const load = () => {
@@ -34,6 +39,7 @@ export function createDefaultGenerate(dataDir: string): Pipeline {
     async generate(params, opts) {
       if (disposed) throw new Error('the image pipeline was shut down with the service');
       const { engine, run } = await load();
+      if (settings) applyEngineSettings(engine, settings());
       return run(engine, params, opts);
     },
     dispose() {

@@ -74,17 +74,30 @@ function pngParameters(base64: string): string {
   return text;
 }
 
-/** `file` with symlinks resolved, if it is a regular file with a .png name and PNG bytes. */
+// What a generated image may be (the defaultOutputFormat setting): its name and first bytes.
+const IMAGE_KINDS: readonly { ext: RegExp; ok: (head: Uint8Array) => boolean }[] = [
+  { ext: /^\.png$/, ok: (h) => PNG_SIGNATURE.every((b, i) => h[i] === b) },
+  { ext: /^\.jpe?g$/, ok: (h) => h[0] === 0xff && h[1] === 0xd8 && h[2] === 0xff },
+  {
+    ext: /^\.webp$/,
+    ok: (h) =>
+      Buffer.from(h.subarray(0, 4)).toString('latin1') === 'RIFF' &&
+      Buffer.from(h.subarray(8, 12)).toString('latin1') === 'WEBP',
+  },
+];
+
+/** `file` with symlinks resolved, if it is a regular PNG/JPEG/WebP file by name and bytes. */
 async function pngFile(file: string): Promise<string | null> {
   const real = await fs.realpath(file).catch(() => null);
-  if (!real || path.extname(real).toLowerCase() !== '.png') return null;
+  const kind = real && IMAGE_KINDS.find((k) => k.ext.test(path.extname(real).toLowerCase()));
+  if (!real || !kind) return null;
   const handle = await fs.open(real, 'r').catch(() => null);
   if (!handle) return null;
   try {
     if (!(await handle.stat()).isFile()) return null;
-    const head = new Uint8Array(8);
-    const { bytesRead } = await handle.read(head, 0, 8, 0);
-    return bytesRead === 8 && PNG_SIGNATURE.every((b, i) => head[i] === b) ? real : null;
+    const head = new Uint8Array(12);
+    const { bytesRead } = await handle.read(head, 0, 12, 0);
+    return bytesRead >= 8 && kind.ok(head) ? real : null;
   } finally {
     await handle.close();
   }

@@ -10,6 +10,7 @@ import {
   type ModelKind,
 } from '../api.js';
 import type { GenerateOptions, GenerateParams, GeneratedImage } from '../generate/index.js';
+import { convertOutputImage } from '../library/index.js';
 import { badRequest, notFound } from './errors.js';
 import type { JobHandle, JobOutcome, JobSpec } from './jobs.js';
 import type { ServiceContext } from './context.js';
@@ -80,6 +81,18 @@ export async function prepareGeneration(
 ): Promise<PreparedGeneration> {
   let modelId: number | null;
   let modelPath: string;
+  // A request that names no checkpoint (or VAE) uses the defaults set in Models/Settings.
+  const defaults = ctx.store.settings.getAll();
+  if (req.modelId === undefined && req.modelPath === undefined) {
+    if (defaults.defaultCheckpointId === null)
+      throw badRequest(
+        'modelId: give modelId (a registered checkpoint) or modelPath ' +
+          '(no default checkpoint is set; set one on the Models screen)',
+      );
+    req = { ...req, modelId: defaults.defaultCheckpointId };
+  }
+  if (req.vaeId === undefined && req.vaePath === undefined && defaults.defaultVaeId !== null)
+    req = { ...req, vaeId: defaults.defaultVaeId };
   if (req.modelId !== undefined) {
     const model = requireModel(ctx, req.modelId, 'checkpoint', 'modelId');
     modelId = model.id;
@@ -221,6 +234,9 @@ export function generationJob(
           `the pipeline returned ${images.length} images, ${imageCount} were asked for`,
         );
       }
+      // The default output format setting: webp/jpeg carry the infotext in EXIF UserComment.
+      const format = ctx.store.settings.getAll().defaultOutputFormat;
+      images = await Promise.all(images.map((image) => convertOutputImage(image, format)));
       return { result: { generationIds: record(images) } };
     },
   };

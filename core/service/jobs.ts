@@ -97,6 +97,7 @@ export class JobRunner {
   private readonly records = new Map<string, JobRecord>();
   private readonly queue: JobRecord[] = [];
   private running: JobRecord | null = null;
+  private readonly detached = new Set<JobRecord>();
   private closed = false;
   private readonly keepFinished: number;
 
@@ -104,8 +105,12 @@ export class JobRunner {
     this.keepFinished = opts.keepFinished ?? 100;
   }
 
-  /** Queues a job and returns its id at once; it starts when the ones before it are finished. */
-  enqueue(spec: JobSpec): Job {
+  /**
+   * Queues a job and returns its id at once; it starts when the ones before it are finished.
+   * A `detached` job starts at once beside the queue: for coordinators (the demo) that queue
+   * other jobs and wait for them — queued, they would wait for themselves.
+   */
+  enqueue(spec: JobSpec, opts: { detached?: boolean } = {}): Job {
     if (this.closed) throw conflict('the service is shutting down; no new jobs are accepted');
     const now = new Date().toISOString();
     let settle!: () => void;
@@ -134,9 +139,14 @@ export class JobRunner {
       settle,
     };
     this.records.set(record.job.id, record);
-    this.queue.push(record);
     this.event(record, { status: 'initiate', label: spec.label });
-    queueMicrotask(() => this.pump());
+    if (opts.detached) {
+      this.detached.add(record);
+      queueMicrotask(() => void this.start(record).finally(() => this.detached.delete(record)));
+    } else {
+      this.queue.push(record);
+      queueMicrotask(() => this.pump());
+    }
     return { ...record.job };
   }
 
@@ -188,9 +198,10 @@ export class JobRunner {
   close(): void {
     this.closed = true;
     for (const record of [...this.queue]) this.cancel(record.job.id);
-    if (this.running) {
-      this.running.job.cancelRequested = true;
-      this.running.controller.abort();
+    for (const record of [this.running, ...this.detached]) {
+      if (!record) continue;
+      record.job.cancelRequested = true;
+      record.controller.abort();
     }
   }
 

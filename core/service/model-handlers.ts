@@ -11,6 +11,7 @@ import {
   SAFETENSORS_EXTENSIONS,
   suggestModelFolders,
 } from '../hub/index.js';
+import { assertFiniteLora, readLoraFile } from '../formats/index.js';
 import { badRequest, conflict, notFound } from './errors.js';
 import type { Handlers, ServiceContext } from './context.js';
 import { publicSettings } from './settings-handlers.js';
@@ -104,6 +105,14 @@ export const modelHandlers: Pick<Handlers, ModelMethods> = {
     const info = await inspectModelFile(file);
     if (!info.store) {
       throw badRequest(`path: "${file}" cannot be registered: ${info.reason ?? info.kind}`);
+    }
+    if (info.store.kind === 'lora') {
+      // LoRAs are small: read the weights once so a damaged (NaN/Inf) one is refused up front.
+      try {
+        assertFiniteLora(await readLoraFile(file));
+      } catch (e) {
+        throw badRequest(`path: "${file}" cannot be registered: ${(e as Error).message}`);
+      }
     }
     if (input.kind && input.kind !== info.store.kind) {
       throw badRequest(

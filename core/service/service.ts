@@ -16,24 +16,32 @@ import { openStore, type Store } from '../store/index.js';
 import { ServiceError, formatZodError, toApiError } from './errors.js';
 import { appVersion } from './package-info.js';
 import { libraryHandlers } from './library-handlers.js';
+import { gridFilePath, libraryLoraHandlers } from './library-lora-handlers.js';
 import { trainingHandlers } from './training-handlers.js';
-import { trainingJobHandlers } from './training-jobs.js';
+import { markInterruptedRuns, trainingJobHandlers } from './training-jobs.js';
 import { generateHandlers, generationImageFile } from './generate-handlers.js';
 import { datasetHandlers, imageThumbnailFile } from './dataset-handlers.js';
+import { captionHandlers } from './caption-handlers.js';
+import { datasetResultHandlers } from './dataset-results.js';
 import { modelHandlers } from './model-handlers.js';
 import { settingsHandlers } from './settings-handlers.js';
+import { demoHandlers } from './demo-handlers.js';
 import { JobRunner } from './jobs.js';
 import { createDefaultGenerate, type GenerateFn } from './default-generate.js';
 import type { Handler, Handlers, ServiceContext } from './context.js';
 
 const handlers: Handlers = {
   ...libraryHandlers,
+  ...libraryLoraHandlers,
   ...trainingHandlers,
   ...trainingJobHandlers,
   ...generateHandlers,
   ...datasetHandlers,
+  ...captionHandlers,
+  ...datasetResultHandlers,
   ...modelHandlers,
   ...settingsHandlers,
+  ...demoHandlers,
 };
 
 export interface ApiServiceOptions {
@@ -59,12 +67,16 @@ export interface ApiService extends Api {
   generationImagePath(id: number): Promise<string | null>;
   /** An imported image's WebP thumbnail (for serve mode's file route), or null. */
   imageThumbnailPath(id: number): Promise<string | null>;
+  /** A saved grid's sheet (or cell) PNG (for serve mode's file route), or null. */
+  gridImagePath(id: string, cell?: number): Promise<string | null>;
   /** Cancels jobs, releases the engine; closes the store if the service opened it. */
   close(): void;
 }
 
 export function createApiService(opts: ApiServiceOptions): ApiService {
   const store = opts.store ?? openStore(opts.dataDir);
+  // No job of this new service can be running yet: rows that say so were left by a dead process.
+  markInterruptedRuns(store);
   const ownsStore = !opts.store;
   const version = opts.appVersion ?? appVersion();
   const listeners = new Set<ApiEventListener>();
@@ -82,7 +94,7 @@ export function createApiService(opts: ApiServiceOptions): ApiService {
   const jobs = new JobRunner({ emit });
   const pipeline = opts.generate
     ? { generate: opts.generate, dispose() {} }
-    : createDefaultGenerate(opts.dataDir);
+    : createDefaultGenerate(opts.dataDir, () => store.settings.getAll());
 
   const ctx: ServiceContext = {
     store,
@@ -94,6 +106,11 @@ export function createApiService(opts: ApiServiceOptions): ApiService {
     emit,
     changed: (entity, ids) =>
       emit({ status: 'changed', entity, ids, at: new Date().toISOString() }),
+    // `service` is defined below; these run only after createApiService has returned.
+    api: {
+      call: (method, input) => service.call(method, input),
+      onEvent: (listener) => service.onEvent(listener),
+    },
   };
 
   async function run(method: string, rawInput: unknown): Promise<unknown> {
@@ -113,7 +130,7 @@ export function createApiService(opts: ApiServiceOptions): ApiService {
     return handler(parsed.data as never, ctx);
   }
 
-  return {
+  const service: ApiService = {
     dataDir: opts.dataDir,
     store,
     appVersion: version,
@@ -156,6 +173,8 @@ export function createApiService(opts: ApiServiceOptions): ApiService {
 
     imageThumbnailPath: (id) => imageThumbnailFile(store, opts.dataDir, id),
 
+    gridImagePath: (id, cell) => gridFilePath(opts.dataDir, id, cell),
+
     close() {
       jobs.close();
       pipeline.dispose();
@@ -163,4 +182,5 @@ export function createApiService(opts: ApiServiceOptions): ApiService {
       if (ownsStore) store.close();
     },
   };
+  return service;
 }

@@ -13,6 +13,7 @@ import {
   parseRunConfig,
   readSampleIndex,
   runDirOf,
+  runOwnersOf,
   samplesDirOf,
   trainLora,
   type RunConfig,
@@ -22,6 +23,7 @@ import type { Handlers, ServiceContext } from './context.js';
 import { badRequest, conflict, notFound } from './errors.js';
 import type { JobHandle, JobRunner } from './jobs.js';
 import { upsertFromInfo } from './model-rows.js';
+import type { Store } from '../store/index.js';
 
 type TrainingJobMethods = 'runs.start' | 'runs.cancel' | 'runs.resume';
 
@@ -49,6 +51,25 @@ function requireRun(ctx: ServiceContext, id: number): TrainingRun {
   const run = ctx.store.runs.get(id);
   if (!run) throw notFound(`run #${id} does not exist`);
   return run;
+}
+
+/**
+ * Runs that a dead process left `running` or `queued` (jobs live in memory, so at startup none
+ * can be) become `interrupted`: resumable from their newest checkpoint with runs.resume. Called
+ * once when a service opens its store. A CLI run training into the same data dir at that moment
+ * would be marked too (it keeps training and sets its own status when it ends).
+ */
+export function markInterruptedRuns(store: Store): number[] {
+  const stale = [
+    ...store.runs.list({ status: 'running' }),
+    ...store.runs.list({ status: 'queued' }),
+  ];
+  for (const r of stale)
+    store.runs.update(r.id, {
+      status: 'interrupted',
+      error: `interrupted: the app stopped while the run was ${r.status}; resume continues from its last checkpoint`,
+    });
+  return stale.map((r) => r.id);
 }
 
 const readJson = async (file: string): Promise<unknown> =>
@@ -311,10 +332,11 @@ export const trainingJobHandlers: Pick<Handlers, TrainingJobMethods> = {
       throw notFound(`datasetId: dataset #${input.datasetId} does not exist`);
     if (input.baseModelId !== undefined && !ctx.store.models.get(input.baseModelId))
       throw notFound(`baseModelId: model #${input.baseModelId} does not exist`);
+    const owners = runOwnersOf(ctx.store, c);
     const run = ctx.store.runs.create({
       name: input.name ?? c.output_name,
-      datasetId: input.datasetId ?? null,
-      baseModelId: input.baseModelId ?? null,
+      datasetId: input.datasetId ?? owners.datasetId,
+      baseModelId: input.baseModelId ?? owners.baseModelId,
       // trainLora replaces maxSteps once it has counted the dataset.
       config: apiConfigOf(c, c.max_train_steps ?? c.max_train_epochs),
     });

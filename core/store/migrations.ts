@@ -169,6 +169,33 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 6,
+    name: "training runs: status 'interrupted'",
+    up(db) {
+      // SQLite cannot alter a CHECK constraint; rebuilding training_runs would cascade-delete
+      // run_steps (foreign keys are on). Widening the IN list changes no stored row, which is the
+      // case SQLite documents for editing the schema text in place (writable_schema).
+      const table = db
+        .prepare(`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'training_runs'`)
+        .get() as { sql: string };
+      const from = "'failed', 'cancelled')";
+      if (!table.sql.includes(from))
+        throw new Error(`training_runs' status check is not the expected one: ${table.sql}`);
+      const version = db.pragma('schema_version', { simple: true }) as number;
+      db.unsafeMode(true);
+      try {
+        db.pragma('writable_schema = ON');
+        db.prepare(
+          `UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = 'training_runs'`,
+        ).run(table.sql.replace(from, "'failed', 'cancelled', 'interrupted')"));
+        db.pragma(`schema_version = ${version + 1}`);
+        db.pragma('writable_schema = OFF');
+      } finally {
+        db.unsafeMode(false);
+      }
+    },
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -126,6 +126,37 @@ export class GenerationsRepo {
     return { items: rows.map(toGeneration), total };
   }
 
+  /**
+   * Newest first, filtered: `query` matches the prompt (case-insensitive substring), `modelId`
+   * the checkpoint row, `loraPath` a LoRA file the image used (its params' loras).
+   */
+  search(opts: {
+    query?: string;
+    modelId?: number;
+    loraPath?: string;
+    offset?: number;
+    limit?: number;
+  }): { items: Generation[]; total: number } {
+    const where = `WHERE (@modelId IS NULL OR model_id = @modelId)
+      AND (@query IS NULL OR lower(json_extract(params, '$.prompt')) LIKE @query ESCAPE '\\')
+      AND (@lora IS NULL OR EXISTS (SELECT 1 FROM json_each(params, '$.loras')
+                                    WHERE json_extract(value, '$.path') = @lora))`;
+    const query = opts.query
+      ? `%${opts.query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+      : null;
+    const bind = { modelId: opts.modelId ?? null, query, lora: opts.loraPath ?? null };
+    const total = (
+      this.db.prepare(`SELECT count(*) AS n FROM generations ${where}`).get(bind) as { n: number }
+    ).n;
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM generations ${where} ORDER BY created_at DESC, id DESC
+         LIMIT @limit OFFSET @offset`,
+      )
+      .all({ ...bind, limit: opts.limit ?? -1, offset: opts.offset ?? 0 }) as GenerationRow[];
+    return { items: rows.map(toGeneration), total };
+  }
+
   get(id: number): Generation | undefined {
     const row = this.db.prepare('SELECT * FROM generations WHERE id = ?').get(id) as
       GenerationRow | undefined;

@@ -1,5 +1,6 @@
 // Export a trained LoRA as a kohya/A1111 `.safetensors`: per module `<name>.lora_down.weight`
-// [r, in] (or [r, in, 1, 1] for a 1×1 conv), `<name>.lora_up.weight` [out, r] (or [out, r, 1, 1]),
+// [r, in] (or [r, in, kh, kw] for a conv: 1×1, or LoCon's 3×3), `<name>.lora_up.weight` [out, r]
+// (or [out, r, 1, 1]), the `.alpha` of the module (LoCon modules: conv_alpha),
 // `<name>.alpha` (0-d), every tensor in the save precision (kohya casts the whole state dict,
 // alpha included), plus the ss_* metadata and the two precomputed hashes
 // sd-webui-additional-networks reads instead of hashing the file itself:
@@ -63,7 +64,10 @@ export function kohyaLoraTensors(
     );
   if (!(Number.isFinite(opts.alpha) && opts.alpha > 0))
     throw new Error(`LoRA alpha must be a positive number, got ${opts.alpha}`);
-  const wrongRank = params.modules.filter((m) => m.rank !== opts.rank).map((m) => m.name);
+  // LoCon modules carry their own rank and alpha (conv_dim / conv_alpha).
+  const wrongRank = params.modules
+    .filter((m) => m.alpha === undefined && m.rank !== opts.rank)
+    .map((m) => m.name);
   if (wrongRank.length)
     throw new Error(`modules ${wrongRank.slice(0, 4).join(', ')}… are not rank ${opts.rank}`);
   checkLoraParams(loraLayout(params.modules), params.values);
@@ -75,7 +79,7 @@ export function kohyaLoraTensors(
     const up = params.values.get(m.upInput)!;
     out.set(m.downInput, {
       dtype,
-      shape: conv ? [...m.downShape, 1, 1] : [...m.downShape],
+      shape: conv ? [m.rank, m.inFeatures, ...m.kernel] : [...m.downShape],
       data: encode(down, precision),
     });
     out.set(m.upInput, {
@@ -86,7 +90,7 @@ export function kohyaLoraTensors(
     out.set(m.name + LORA_ALPHA_SUFFIX, {
       dtype,
       shape: [],
-      data: encode(Float32Array.of(opts.alpha), precision),
+      data: encode(Float32Array.of(m.alpha ?? opts.alpha), precision),
     });
   }
   return out;

@@ -16,9 +16,12 @@ import {
   type Value,
 } from '../graph/index.js';
 import {
+  clipTextEncoder,
+  textEncoderModuleSites,
   unet2dCondition,
   unetModuleSites,
   WeightBinder,
+  type ClipTextConfig,
   type ModuleSite,
   type UNetConfig,
   type WeightSource,
@@ -29,6 +32,7 @@ import {
   loraModulesFromSites,
   loraNetwork,
   type LoraModuleSpec,
+  type LoraNetwork,
   type LoraNetworkOptions,
 } from './lora-network.js';
 import type { LoraLayout } from './lora-params.js';
@@ -46,6 +50,8 @@ export const STEP_IO = Object.freeze({
   timestep: 'timestep',
   target: 'target',
   encoderHiddenStates: 'encoder_hidden_states',
+  /** Token ids int64 [B, seq] of a step graph that trains the text encoder too. */
+  inputIds: 'input_ids',
   lossScale: 'loss_scale',
   loss: 'loss',
   overflow: 'overflow',
@@ -56,9 +62,12 @@ export interface LoraGraphOptions {
   unet: UNetConfig;
   /** Frozen base weights (diffusers names). */
   weights: WeightSource;
-  /** rank, alpha, targets (the compute dtype is taken from `computeDType`). */
+  /** rank, alpha, targets, LoCon (the compute dtype is taken from `computeDType`). */
   network: Omit<LoraNetworkOptions, 'computeDType'>;
-  /** The modules to train (default: the targets' modules of `unet`, see unetLoraModules). */
+  /**
+   * The modules to train (default: the targets' modules of `unet`, see unetLoraModules, after
+   * the text encoder's when it is trained, see textEncoderLoraModules).
+   */
   modules?: readonly LoraModuleSpec[];
   /** float32 on the CPU EP, float16 on GPU EPs (masters, loss and gradients stay float32). */
   computeDType?: ComputeDType;
@@ -74,9 +83,25 @@ export interface LoraGraphOptions {
   seqLen?: number;
   /** Also output the UNet prediction (float32) as 'prediction'. */
   outputPrediction?: boolean;
+  /** buildLoraLossGraph: a fixed timestep batch (1 or batch; needed for LoCon). */
+  timestepBatch?: number;
+}
+
+/** A text encoder trained along (kohya's 72 modules): it runs inside the step graph. */
+export interface TrainTextEncoder {
+  config: ClipTextConfig;
+  /** Frozen base weights (transformers names, `text_model.…`). */
+  weights: WeightSource;
+  /** A1111 clip skip (1 = last layer). */
+  clipSkip?: number;
 }
 
 export interface TrainStepOptions extends LoraGraphOptions {
+  /**
+   * Train text-encoder LoRA too: the graph takes `input_ids` int64 [B, 77] instead of
+   * encoder_hidden_states, so embeddings are computed per step (no embedding cache).
+   */
+  textEncoder?: TrainTextEncoder;
   /** What the UNet predicts (default 'epsilon'; SD2.x 768-v models use 'v_prediction'). */
   prediction?: TrainPredictionType;
   /** Min-SNR-γ loss weighting (omit for plain MSE). */
@@ -104,10 +129,17 @@ interface UnetFeed {
 
 const sitesByConfig = new Map<string, readonly ModuleSite[]>();
 
+/** kohya's text-encoder LoRA modules (q/k/v/out_proj, fc1, fc2 of every layer), in build order. */
+export function textEncoderLoraModules(cfg: ClipTextConfig, rank: number): LoraModuleSpec[] {
+  const modules = loraModulesFromSites(textEncoderModuleSites(cfg), { rank });
+  if (modules.length === 0) throw new Error('LoRA training graph: the text encoder has no targets');
+  return modules;
+}
+
 /** The LoRA modules of a UNet for these targets, in build order (sites cached per config). */
 export function unetLoraModules(
   cfg: UNetConfig,
-  o: Pick<LoraNetworkOptions, 'rank' | 'targets'>,
+  o: Pick<LoraNetworkOptions, 'rank' | 'targets' | 'conv'>,
 ): LoraModuleSpec[] {
   const key = JSON.stringify(cfg);
   let sites = sitesByConfig.get(key);
@@ -128,17 +160,22 @@ export function unetLoraModules(
 function finishLoraGraph(
   g: GraphBuilder,
   o: LoraGraphOptions,
-  unetInputs: (dtype: ComputeDType) => UnetFeed,
+  unetInputs: (dtype: ComputeDType, network: LoraNetwork) => UnetFeed,
   lossOf: (prediction: Value) => Value,
+  textEncoder?: ClipTextConfig,
 ): LoraTrainGraph {
   const dtype = o.computeDType ?? 'float32';
-  const modules = o.modules ?? unetLoraModules(o.unet, o.network);
+  const modules = o.modules ?? [
+    ...(textEncoder ? textEncoderLoraModules(textEncoder, o.network.rank) : []),
+    ...unetLoraModules(o.unet, o.network),
+  ];
   const network = loraNetwork(modules, { ...o.network, computeDType: dtype });
+  const feed = unetInputs(dtype, network);
   const w = new WeightBinder(g, o.weights, { computeDType: dtype, label: 'UNet' });
   const prediction = unet2dCondition(
-    { g, w, dtype, adapter: network.adapter },
+    { g, w, dtype, adapter: network.adapterFor('unet') },
     o.unet,
-    unetInputs(dtype),
+    feed,
   );
   w.finish();
   network.finish();
@@ -190,11 +227,18 @@ export function buildTrainStepGraph(o: TrainStepOptions): LoraTrainGraph {
   const latents = g.input(STEP_IO.latents, 'float32', shape);
   const noise = g.input(STEP_IO.noise, 'float32', shape);
   const timesteps = g.input(STEP_IO.timesteps, 'int64', [shape[0]]);
-  const ehs = g.input(STEP_IO.encoderHiddenStates, 'float32', [
-    shape[0],
-    o.seqLen ?? 77,
-    o.unet.crossAttentionDim,
-  ]);
+  const te = o.textEncoder;
+  const ehs = te
+    ? g.input(STEP_IO.inputIds, 'int64', [shape[0], o.seqLen ?? 77])
+    : g.input(STEP_IO.encoderHiddenStates, 'float32', [
+        shape[0],
+        o.seqLen ?? 77,
+        o.unet.crossAttentionDim,
+      ]);
+  if (te && te.config.hiddenSize !== o.unet.crossAttentionDim)
+    throw new Error(
+      `LoRA training graph: the text encoder's width ${te.config.hiddenSize} is not the UNet's cross-attention width ${o.unet.crossAttentionDim}`,
+    );
   const { noisy, target } = noiseAndTarget(g, latents, noise, timesteps, { schedule, prediction });
   const weights =
     o.minSnrGamma === undefined
@@ -203,12 +247,28 @@ export function buildTrainStepGraph(o: TrainStepOptions): LoraTrainGraph {
   return finishLoraGraph(
     g,
     o,
-    (dtype) => ({
+    (dtype, network) => ({
       sample: toCompute(g, noisy, dtype),
       timestep: g.cast(timesteps, 'float32'),
-      encoderHiddenStates: toCompute(g, ehs, dtype),
+      encoderHiddenStates: te
+        ? g.scope('text_encoder', () => {
+            const w = new WeightBinder(g, te.weights, {
+              computeDType: dtype,
+              label: 'CLIP text encoder',
+            });
+            const out = clipTextEncoder(
+              { g, w, dtype, adapter: network.adapterFor('text_encoder') },
+              te.config,
+              ehs,
+              { clipSkip: te.clipSkip },
+            );
+            w.finish();
+            return out.promptEmbeds;
+          })
+        : toCompute(g, ehs, dtype),
     }),
     (pred) => mseLoss(g, pred, target, weights),
+    te?.config,
   );
 }
 
@@ -221,7 +281,9 @@ export function buildLoraLossGraph(o: LoraGraphOptions): LoraTrainGraph {
   const g = new GraphBuilder('lora_loss');
   const shape = latentShape(o);
   const sample = g.input(STEP_IO.sample, 'float32', shape);
-  const timestep = g.input(STEP_IO.timestep, 'float32', ['timestep_batch']);
+  // A static timestep batch lets gradients reach modules after the time embedding's broadcast
+  // add (LoCon's ResNet convs and time_emb_proj): symbolic dims cannot be unbroadcast.
+  const timestep = g.input(STEP_IO.timestep, 'float32', [o.timestepBatch ?? 'timestep_batch']);
   const ehs = g.input(STEP_IO.encoderHiddenStates, 'float32', [
     shape[0],
     o.seqLen ?? 77,

@@ -73,6 +73,19 @@ export interface LoraTrainerOptions {
   lossScale?: LossScaleOptions;
   /** Options of both sessions (EP, cache, …). */
   session?: SessionOptions;
+  /**
+   * kohya's text_encoder_lr over the UNet lr: the text-encoder modules' elements of the packed
+   * vector step with lr·ratio (same schedule). Default 1. AdamW only.
+   */
+  textEncoderLrRatio?: number;
+}
+
+/** One micro-batch's result at the current parameters (see LoraTrainer.gradient). */
+export interface MicroBatchGradient {
+  readonly loss: number;
+  /** Unscaled float32 gradient of the packed parameters (host copy). */
+  readonly grad: Float32Array;
+  readonly overflow: boolean;
 }
 
 export interface StepResult {
@@ -127,6 +140,17 @@ export interface TrainerSnapshot {
 /** The optimizer state a trainer keeps: the flat parameters and AdamW's m and v. */
 const P = STEP_IO.params;
 
+/** The per-element lr multipliers: `ratio` on text-encoder modules' elements, 1 elsewhere. */
+export function lrScaleVector(graph: LoraTrainGraph, ratio: number): Float32Array {
+  const out = new Float32Array(graph.layout.numel).fill(1);
+  graph.modules.forEach((m, i) => {
+    if (m.component !== 'text_encoder') return;
+    for (const e of [graph.layout.entries[2 * i], graph.layout.entries[2 * i + 1]])
+      out.fill(ratio, e.offset, e.offset + e.length);
+  });
+  return out;
+}
+
 export class LoraTrainer {
   private state: { param: DeviceTensor; m: DeviceTensor; v: DeviceTensor };
   private stepIndex = 0;
@@ -141,6 +165,7 @@ export class LoraTrainer {
     readonly lossScale: DynamicLossScale,
     init: Float32Array,
     private readonly prodigy?: Prodigy,
+    private readonly lrScale?: DeviceTensor,
   ) {
     const t = (data: Float32Array) =>
       DeviceTensor.fromHost({ dtype: 'float32', shape: [data.length], data }, P);
@@ -160,13 +185,21 @@ export class LoraTrainer {
     const flat = packLoraParams(graph.layout, init);
     const adamw = resolveAdamW(o.optimizer);
     const prodigy = o.prodigy ? new Prodigy(o.prodigy) : undefined;
+    const ratio = o.textEncoderLrRatio ?? 1;
+    if (!(Number.isFinite(ratio) && ratio > 0))
+      throw new Error(`text-encoder lr ratio must be a finite number > 0, got ${ratio}`);
+    const perElementLr = ratio !== 1 && graph.modules.some((m) => m.component === 'text_encoder');
+    if (perElementLr && prodigy)
+      throw new Error(
+        'Prodigy estimates one step size for all parameters: leave text_encoder_lr unset (or equal to the UNet lr) with Prodigy',
+      );
     const stepSession = await Session.create(graph.graph, o.session);
     let optSession: Session | undefined;
     try {
       optSession = prodigy
         ? undefined
         : await Session.create(
-            buildAdamWGraph([{ name: P, shape: [graph.layout.numel] }], adamw),
+            buildAdamWGraph([{ name: P, shape: [graph.layout.numel] }], adamw, perElementLr),
             optimizerSessionOptions(o),
           );
     } catch (e) {
@@ -175,7 +208,23 @@ export class LoraTrainer {
     }
     const fp32 = graph.computeDType === 'float32';
     const scale = new DynamicLossScale(o.lossScale ?? (fp32 ? { init: 1, growthInterval: 0 } : {}));
-    return new LoraTrainer(graph, stepSession, optSession, adamw, o.schedule, scale, flat, prodigy);
+    const lrScale = perElementLr
+      ? DeviceTensor.fromHost(
+          { dtype: 'float32', shape: [flat.length], data: lrScaleVector(graph, ratio) },
+          ADAMW_IO.lrScale(P),
+        )
+      : undefined;
+    return new LoraTrainer(
+      graph,
+      stepSession,
+      optSession,
+      adamw,
+      o.schedule,
+      scale,
+      flat,
+      prodigy,
+      lrScale,
+    );
   }
 
   get stepCount(): number {
@@ -200,30 +249,88 @@ export class LoraTrainer {
       const scaleUsed = this.lossScale.value;
       if (!this.lossScale.update(overflow))
         return { step, loss, gradNorm: NaN, lr, skipped: true, lossScale: scaleUsed };
-      if (this.prodigy) {
-        const gradNorm = await this.prodigyStep(out[STEP_IO.grad], lr);
-        this.updates++;
-        return { step, loss, gradNorm, lr, skipped: false, lossScale: scaleUsed };
-      }
-      const next = await this.optSession!.runRaw({
-        [ADAMW_IO.param(P)]: this.state.param,
-        [ADAMW_IO.m(P)]: this.state.m,
-        [ADAMW_IO.v(P)]: this.state.v,
-        [ADAMW_IO.grad(P)]: out[STEP_IO.grad],
-        ...adamwScalarFeeds(++this.updates, lr, this.adamw),
-      });
-      const gradNorm = ((await next[ADAMW_IO.gradNorm].toHost()).data as Float32Array)[0];
-      next[ADAMW_IO.gradNorm].dispose();
-      for (const t of Object.values(this.state)) t.dispose();
-      this.state = {
-        param: next[ADAMW_IO.newParam(P)],
-        m: next[ADAMW_IO.newM(P)],
-        v: next[ADAMW_IO.newV(P)],
-      };
+      const gradNorm = await this.update(out[STEP_IO.grad], lr);
       return { step, loss, gradNorm, lr, skipped: false, lossScale: scaleUsed };
     } finally {
       for (const t of Object.values(out)) t.dispose();
     }
+  }
+
+  /**
+   * One micro-batch of a gradient-accumulation step: loss, gradient and overflow flag at the
+   * current parameters, with no update (see stepAccumulated). The gradient comes to the host.
+   */
+  async gradient(
+    batch: Readonly<Record<string, HostTensor | DeviceTensor>>,
+  ): Promise<MicroBatchGradient> {
+    const out = await this.stepSession.runRaw({
+      ...batch,
+      [STEP_IO.lossScale]: scalarF32(this.lossScale.value),
+      [P]: this.state.param,
+    });
+    try {
+      return {
+        loss: ((await out[STEP_IO.loss].toHost()).data as Float32Array)[0],
+        overflow: (await out[STEP_IO.overflow].toHost()).data[0] !== 0,
+        grad: ((await out[STEP_IO.grad].toHost()).data as Float32Array).slice(),
+      };
+    } finally {
+      for (const t of Object.values(out)) t.dispose();
+    }
+  }
+
+  /**
+   * One optimizer step from N micro-batches (kohya's gradient_accumulation_steps through
+   * accelerate: each micro-batch's loss is divided by N, so the step sees the mean gradient; the
+   * reported loss is the mean too). Any overflow skips the whole step and halves the scale.
+   */
+  async stepAccumulated(parts: readonly MicroBatchGradient[]): Promise<StepResult> {
+    if (parts.length === 0) throw new Error('stepAccumulated: no micro-batches');
+    const n = this.graph.layout.numel;
+    const bad = parts.find((p) => p.grad.length !== n);
+    if (bad) throw new Error(`stepAccumulated: a gradient has ${bad.grad.length} values, not ${n}`);
+    const step = this.stepIndex++;
+    const lr = learningRateAt(this.schedule, step);
+    const loss = parts.reduce((a, p) => a + p.loss, 0) / parts.length;
+    const scaleUsed = this.lossScale.value;
+    if (!this.lossScale.update(parts.some((p) => p.overflow)))
+      return { step, loss, gradNorm: NaN, lr, skipped: true, lossScale: scaleUsed };
+    const mean = new Float32Array(n);
+    for (const p of parts) for (let i = 0; i < n; i++) mean[i] += p.grad[i];
+    for (let i = 0; i < n; i++) mean[i] /= parts.length;
+    const gradT = DeviceTensor.fromHost({ dtype: 'float32', shape: [n], data: mean }, `grad:${P}`);
+    try {
+      const gradNorm = await this.update(gradT, lr);
+      return { step, loss, gradNorm, lr, skipped: false, lossScale: scaleUsed };
+    } finally {
+      gradT.dispose();
+    }
+  }
+
+  /** The optimizer update with this gradient; returns the gradient norm before clipping. */
+  private async update(grad: DeviceTensor, lr: number): Promise<number> {
+    if (this.prodigy) {
+      const gradNorm = await this.prodigyStep(grad, lr);
+      this.updates++;
+      return gradNorm;
+    }
+    const next = await this.optSession!.runRaw({
+      [ADAMW_IO.param(P)]: this.state.param,
+      [ADAMW_IO.m(P)]: this.state.m,
+      [ADAMW_IO.v(P)]: this.state.v,
+      [ADAMW_IO.grad(P)]: grad,
+      ...(this.lrScale ? { [ADAMW_IO.lrScale(P)]: this.lrScale } : {}),
+      ...adamwScalarFeeds(++this.updates, lr, this.adamw),
+    });
+    const gradNorm = ((await next[ADAMW_IO.gradNorm].toHost()).data as Float32Array)[0];
+    next[ADAMW_IO.gradNorm].dispose();
+    for (const t of Object.values(this.state)) t.dispose();
+    this.state = {
+      param: next[ADAMW_IO.newParam(P)],
+      m: next[ADAMW_IO.newM(P)],
+      v: next[ADAMW_IO.newV(P)],
+    };
+    return gradNorm;
   }
 
   /** Prodigy's update on the host: gradient and parameters come over, new parameters go back. */
@@ -312,6 +419,7 @@ export class LoraTrainer {
 
   async release(): Promise<void> {
     for (const t of Object.values(this.state)) t.dispose();
+    this.lrScale?.dispose();
     await this.stepSession.release();
     await this.optSession?.release();
   }

@@ -6,6 +6,7 @@ import { NotificationsProvider } from './notifications';
 import { ROUTES, hashFor, routeFromHash, type RouteId } from './routes';
 import { DatasetsScreen } from './screens/DatasetsScreen';
 import { GenerateScreen } from './screens/GenerateScreen';
+import { HistoryScreen } from './screens/HistoryScreen';
 import { LibraryScreen } from './screens/LibraryScreen';
 import { ModelsScreen } from './screens/ModelsScreen';
 import { SettingsScreen } from './screens/SettingsScreen';
@@ -18,6 +19,7 @@ const SCREENS: Record<RouteId, ComponentType> = {
   generate: GenerateScreen,
   models: ModelsScreen,
   library: LibraryScreen,
+  history: HistoryScreen,
   settings: SettingsScreen,
 };
 

@@ -7,6 +7,7 @@ export const ROUTES = [
   { id: 'generate', label: 'Generate' },
   { id: 'models', label: 'Models' },
   { id: 'library', label: 'Library' },
+  { id: 'history', label: 'History' },
   { id: 'settings', label: 'Settings' },
 ] as const;
 

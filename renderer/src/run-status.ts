@@ -9,4 +9,5 @@ export const RUN_STATUS_LABEL: Record<RunStatus, string> = {
   completed: 'Completed',
   failed: 'Failed',
   cancelled: 'Cancelled',
+  interrupted: 'Interrupted',
 };

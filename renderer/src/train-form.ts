@@ -20,6 +20,15 @@ export interface TrainForm {
   shuffleCaption: boolean;
   captionDropoutRate: number;
   flipAug: boolean;
+  /** Also train the text encoder's 72 LoRA modules (kohya: network_train_unet_only off). */
+  trainTextEncoder: boolean;
+  /** kohya text_encoder_lr. */
+  textEncoderLr: number;
+  /** LoCon rank of the ResNet / sampler 3×3 convs (kohya conv_dim); 0: off. */
+  convDim: number;
+  convAlpha: number;
+  /** kohya gradient_accumulation_steps. */
+  gradientAccumulation: number;
 }
 
 export interface TrainPreset {
@@ -47,6 +56,11 @@ export const TRAIN_PRESETS: readonly TrainPreset[] = [
       shuffleCaption: false,
       captionDropoutRate: 0,
       flipAug: false,
+      trainTextEncoder: false,
+      textEncoderLr: 5e-5,
+      convDim: 0,
+      convAlpha: 1,
+      gradientAccumulation: 1,
     },
   },
   {
@@ -66,6 +80,11 @@ export const TRAIN_PRESETS: readonly TrainPreset[] = [
       shuffleCaption: false,
       captionDropoutRate: 0,
       flipAug: false,
+      trainTextEncoder: false,
+      textEncoderLr: 5e-5,
+      convDim: 0,
+      convAlpha: 1,
+      gradientAccumulation: 1,
     },
   },
 ];
@@ -99,6 +118,10 @@ export function toRunConfig(form: TrainForm, executionProvider: string): Record<
     shuffle_caption: form.shuffleCaption,
     caption_dropout_rate: form.captionDropoutRate,
     flip_aug: form.flipAug,
+    network_train_unet_only: !form.trainTextEncoder,
+    ...(form.trainTextEncoder && { text_encoder_lr: form.textEncoderLr }),
+    ...(form.convDim > 0 && { conv_dim: form.convDim, conv_alpha: form.convAlpha }),
+    gradient_accumulation_steps: form.gradientAccumulation,
     ep: executionProvider,
   };
 }
@@ -111,6 +134,10 @@ export function toRunConfig(form: TrainForm, executionProvider: string): Record<
  * + LoRA         rank × 0.5 M parameters × 18 bytes (fp32 master + gradient + AdamW m and v,
  *                fp16 copy; kohya's default UNet targets)
  * + runtime      0.5 GB (ONNX Runtime arena and workspaces)
+ * + text encoder 0.25 GB fp16 CLIP weights + activations ≈ 0.1 GB per sample, and
+ *                rank × 0.17 M LoRA parameters (72 modules), when it is trained
+ * + LoCon        conv_dim × 0.54 M parameters (SD1.5's 50 ResNet / sampler 3×3 convs) and
+ *                rank × 0.08 M (the 36 Linear / 1×1 convs of those blocks), when conv_dim > 0
  * On the CPU provider the same bytes are system RAM (in fp32, about twice the weights).
  */
 export const VRAM_MODEL = {
@@ -119,6 +146,11 @@ export const VRAM_MODEL = {
   loraParamsPerRank: 0.5e6,
   loraBytesPerParam: 18,
   runtimeGb: 0.5,
+  textEncoderGb: 0.25,
+  textEncoderActivationGbPerSample: 0.1,
+  teLoraParamsPerRank: 0.17e6,
+  loconParamsPerRank: 0.54e6,
+  loconPointwiseParamsPerRank: 0.08e6,
 } as const;
 
 export interface VramEstimate {
@@ -129,17 +161,27 @@ export interface VramEstimate {
   totalGb: number;
 }
 
-export function estimateVram(form: Pick<TrainForm, 'batchSize' | 'resolution' | 'networkDim'>) {
+export function estimateVram(
+  form: Pick<TrainForm, 'batchSize' | 'resolution' | 'networkDim'> &
+    Partial<Pick<TrainForm, 'trainTextEncoder' | 'convDim'>>,
+) {
   const m = VRAM_MODEL;
+  const te = form.trainTextEncoder === true;
+  const weightsGb = m.unetWeightsGb + (te ? m.textEncoderGb : 0);
   const activationsGb =
-    (form.batchSize * form.resolution * form.resolution * m.activationBytesPerPixel) / 1e9;
-  const loraGb = (form.networkDim * m.loraParamsPerRank * m.loraBytesPerParam) / 1e9;
+    (form.batchSize * form.resolution * form.resolution * m.activationBytesPerPixel) / 1e9 +
+    (te ? form.batchSize * m.textEncoderActivationGbPerSample : 0);
+  const params =
+    form.networkDim * (m.loraParamsPerRank + (te ? m.teLoraParamsPerRank : 0)) +
+    (form.convDim ?? 0) * m.loconParamsPerRank +
+    ((form.convDim ?? 0) > 0 ? form.networkDim * m.loconPointwiseParamsPerRank : 0);
+  const loraGb = (params * m.loraBytesPerParam) / 1e9;
   const e: VramEstimate = {
-    weightsGb: m.unetWeightsGb,
+    weightsGb,
     activationsGb,
     loraGb,
     runtimeGb: m.runtimeGb,
-    totalGb: m.unetWeightsGb + activationsGb + loraGb + m.runtimeGb,
+    totalGb: weightsGb + activationsGb + loraGb + m.runtimeGb,
   };
   return e;
 }

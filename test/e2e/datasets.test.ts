@@ -1,7 +1,8 @@
 // The dataset editor in a real browser against the real serve-mode server: create a dataset
 // from a generated folder (4 images with captions + 1 corrupt file), watch the import, see the
 // thumbnails and the skipped file with its reason, edit a caption (saved on blur), find/replace
-// over all captions, undo. Screenshot: test-output/e2e/datasets-import.png.
+// over all captions, undo; auto-caption with a tiny local WD14-style tagger (picked by path) and
+// undo it. Screenshots: test-output/e2e/datasets-import.png, datasets-caption.png.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../core/server/index.js';
 import { createApiService, type ApiService } from '../../core/service/index.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { TINY_TAGS_CSV, writeTinyTagger } from '../dataset/caption-models.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const rendererDir = path.join(root, 'dist', 'renderer');
@@ -47,6 +49,10 @@ describe('dataset import and caption editing in Chromium (serve mode)', () => {
       writeFileSync(path.join(folder, `img${i + 1}.txt`), `red fox, sample ${i + 1}`);
     }
     writeFileSync(path.join(folder, 'broken.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]));
+    const models = path.join(base, 'tagger');
+    mkdirSync(models);
+    writeTinyTagger(models, 11);
+    writeFileSync(path.join(models, 'selected_tags.csv'), TINY_TAGS_CSV);
     service = createApiService({ dataDir: path.join(base, 'data') });
     server = await startServer({ service, port: 0, rendererDir });
     browser = await chromium.launch({
@@ -142,6 +148,42 @@ describe('dataset import and caption editing in Chromium (serve mode)', () => {
     });
     await page.getByTestId('tag-chip').filter({ hasText: 'sample 3' }).click();
     await expect.poll(() => page.getByTestId('image-card').count(), POLL).toBe(4);
+    expect(problems).toEqual([]);
+  });
+
+  it('auto-captions with a tiny local tagger (overwrite + trigger word) and undoes it', async () => {
+    const captions = async () =>
+      (await service.call('images.list', { datasetId: 1 })).items.map((i) => i.caption).sort();
+    const before = await captions();
+    await page.getByTestId('caption-model').selectOption('local-tagger');
+    await page.getByTestId('caption-path-model').fill(path.join(base, 'tagger', 'tagger.onnx'));
+    await page
+      .getByTestId('caption-path-tags')
+      .fill(path.join(base, 'tagger', 'selected_tags.csv'));
+    await page.getByTestId('caption-mode').selectOption('overwrite');
+    await page.getByTestId('caption-trigger').fill('sks fox');
+    // Threshold 0: every general tag of the tiny model's CSV is written.
+    await page.getByTestId('caption-general').fill('0');
+    await page.getByTestId('caption-button').click();
+    const progress = page.getByTestId('caption-progress');
+    await progress.locator('xpath=self::*[@data-status="done"]').waitFor(POLL);
+    await expect
+      .poll(async () => (await captions()).filter((c) => c.startsWith('sks fox, ')).length, POLL)
+      .toBe(4);
+    const after = await captions();
+    for (const c of after) {
+      expect(c.startsWith('sks fox, ')).toBe(true);
+      expect(c.split(', ')).toEqual(expect.arrayContaining(['1girl', 'long hair', '^_^']));
+    }
+    await expect
+      .poll(() => page.getByTestId('caption-input').first().inputValue(), POLL)
+      .toMatch(/^sks fox, /);
+    await page.screenshot({
+      path: path.join(screenshotDir, 'datasets-caption.png'),
+      fullPage: true,
+    });
+    await page.getByTestId('undo-button').click();
+    await expect.poll(captions, POLL).toEqual(before);
     expect(problems).toEqual([]);
   });
 });

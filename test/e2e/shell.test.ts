@@ -25,6 +25,7 @@ const SCREENS = [
   { id: 'generate', heading: 'Generate' },
   { id: 'models', heading: 'Models' },
   { id: 'library', heading: 'Library' },
+  { id: 'history', heading: 'History' },
   { id: 'settings', heading: 'Settings' },
 ] as const;
 
@@ -137,7 +138,7 @@ describe('renderer shell in Chromium (serve mode)', () => {
     }
   });
 
-  it('explains the empty Generate and Library screens', async () => {
+  it('explains the empty Generate, Library and History screens', async () => {
     await page.getByTestId('nav-generate').click();
     await page
       .getByTestId('generate-empty')
@@ -148,8 +149,9 @@ describe('renderer shell in Chromium (serve mode)', () => {
       .getByText(/No checkpoint registered/)
       .waitFor();
     await page.getByTestId('nav-library').click();
-    await page.getByTestId('artifacts-empty').waitFor();
-    await page.getByTestId('generations-empty').waitFor();
+    await page.getByTestId('loras-empty').waitFor();
+    await page.getByTestId('nav-history').click();
+    await page.getByTestId('history-empty').waitFor();
   });
 
   it('tells what Train still needs before a run can be set up', async () => {

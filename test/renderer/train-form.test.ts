@@ -55,6 +55,35 @@ describe('train form', () => {
     expect(b2.activationsGb).toBeCloseTo(8 * e.activationsGb, 9);
   });
 
+  it('maps text-encoder training, LoCon and accumulation to kohya names, and counts them in memory', () => {
+    const base = { ...DEFAULT_TRAIN_FORM, modelPath: '/m', datasetDir: '/d' };
+    expect(parseRunConfig(toRunConfig(base, 'cpu'))).toMatchObject({
+      network_train_unet_only: true,
+      gradient_accumulation_steps: 1,
+    });
+    const form = {
+      ...base,
+      trainTextEncoder: true,
+      textEncoderLr: 5e-5,
+      convDim: 8,
+      convAlpha: 4,
+      gradientAccumulation: 4,
+    };
+    const c = parseRunConfig(toRunConfig(form, 'cpu'));
+    expect(c).toMatchObject({
+      network_train_unet_only: false,
+      text_encoder_lr: 5e-5,
+      conv_dim: 8,
+      conv_alpha: 4,
+      gradient_accumulation_steps: 4,
+    });
+    const plain = estimateVram(base);
+    const e = estimateVram(form);
+    expect(e.weightsGb).toBeCloseTo(plain.weightsGb + 0.25, 9);
+    // LoRA params: UNet 0.5 M + TE 0.17 M + LoCon block Linear 0.08 M per rank, 0.54 M per conv rank.
+    expect(e.loraGb).toBeCloseTo(((32 * (0.5e6 + 0.17e6 + 0.08e6) + 8 * 0.54e6) * 18) / 1e9, 9);
+  });
+
   it('smooths with a bias-corrected EMA (a constant series stays constant)', () => {
     expect(smoothed([2, 2, 2])).toEqual([2, 2, 2].map(() => expect.closeTo(2, 12)));
     const s = smoothed([0, 10], 0.5);

@@ -14,6 +14,8 @@ import {
 } from '../../core/api.js';
 import { startHarness, type Harness } from './harness.js';
 import { fakeGenerate, solidPng } from '../service/fake-generate.js';
+import { saveQualityReport, saveTextBoxes } from '../../core/service/dataset-results.js';
+import { TINY_TAGS_CSV, writeTinyTagger } from '../dataset/caption-models.js';
 
 const TINY_SD = path.resolve('test/fixtures/tiny_sd');
 const LORA_FIXTURE = path.resolve('test/fixtures/lora/lora_kohya.safetensors');
@@ -36,6 +38,7 @@ interface Case<M extends ApiMethodName> {
 }
 
 let counter = 0;
+let captionDatasetId = 0;
 const unique = (prefix: string) => `${prefix}-${++counter}`;
 
 function seedModel(h: Harness, kind: 'checkpoint' | 'lora' = 'checkpoint') {
@@ -308,6 +311,81 @@ const cases: { [M in ApiMethodName]: Case<M> } = {
       expect(report.duplicates[0].drop).toHaveLength(1);
     },
   },
+  'datasets.captionModels': {
+    input: () => ({}),
+    check: (out) => {
+      expect(out.map((m) => m.id)).toContain('blip-image-captioning-base');
+      expect(out.every((m) => !m.downloaded)).toBe(true);
+    },
+  },
+  'datasets.caption': {
+    input: async (h) => {
+      const { dataset } = seedImported(h, { caption: 'keep me' });
+      captionDatasetId = dataset.id;
+      const [image] = h.service.store.images.list(dataset.id).items;
+      fs.writeFileSync(image.workPath!, await solidPng(32, 32));
+      const dir = fs.mkdtempSync(path.join(h.dir, 'tagger-'));
+      const tagsPath = path.join(dir, 'selected_tags.csv');
+      fs.writeFileSync(tagsPath, TINY_TAGS_CSV);
+      return {
+        datasetId: dataset.id,
+        model: { source: 'tagger-files', modelPath: writeTinyTagger(dir, 11), tagsPath },
+        mode: 'append',
+        triggerWord: 'sks',
+        tagger: { generalThreshold: 0, characterThreshold: 1 },
+      };
+    },
+    check: async (out, h) => {
+      expect(await waitForJob(h, out.jobId)).toMatchObject({ status: 'done' });
+      const [image] = h.service.store.images.list(captionDatasetId).items;
+      // Trigger first, the old caption kept, then every general tag (threshold 0), no character.
+      expect(image.caption).toMatch(/^sks, keep me, /);
+      expect(image.caption.split(', ')).toEqual(expect.arrayContaining(['1girl', 'long hair']));
+      expect(image.caption).not.toMatch(/miku/);
+    },
+  },
+  'datasets.setCaptions': {
+    input: (h) => {
+      const dataset = seedDataset(h, 2);
+      const [a, b] = h.service.store.images.list(dataset.id).items;
+      return {
+        datasetId: dataset.id,
+        captions: [
+          { id: a.id, caption: 'new a' },
+          { id: b.id, caption: b.caption },
+        ],
+      };
+    },
+    check: (out) => {
+      expect(out.updated).toBe(1);
+      expect(out.changes[0]).toMatchObject({ before: 'c0', after: 'new a' });
+    },
+  },
+  'datasets.report': {
+    input: async (h) => {
+      const { dataset } = seedImported(h);
+      await saveQualityReport(h.dir, dataset.id, { suggestions: [] });
+      return { id: dataset.id };
+    },
+    check: (out) => expect(out?.report).toEqual({ suggestions: [] }),
+  },
+  'datasets.textBoxes': {
+    input: async (h) => {
+      const { dataset, imageId } = seedImported(h);
+      h.service.store.images.setTextScan(imageId, 0.25, true);
+      const box = { x: 1, y: 2, width: 4, height: 2, score: 0.9, text: 'hi' };
+      await saveTextBoxes(
+        h.dir,
+        dataset.id,
+        new Map([[imageId, { width: 8, height: 8, textRatio: 0.25, boxes: [box] }]]),
+      );
+      return { id: dataset.id };
+    },
+    check: (out) => {
+      expect(out.images).toHaveLength(1);
+      expect(out.images[0]).toMatchObject({ width: 8, textRatio: 0.25, boxes: [{ text: 'hi' }] });
+    },
+  },
   'datasets.exportKohya': {
     input: (h) => ({
       datasetId: seedImported(h, { caption: 'a cat' }).dataset.id,
@@ -513,6 +591,113 @@ const cases: { [M in ApiMethodName]: Case<M> } = {
     check: (out, h) => {
       expect(out.fileDeleted).toBe(true);
       expect(h.service.store.generations.get(out.id)).toBeUndefined();
+    },
+  },
+  'library.loras': {
+    input: (h) => {
+      seedModel(h, 'lora');
+      return {};
+    },
+    check: (out) => expect(out.some((e) => e.model.kind === 'lora' && e.run === null)).toBe(true),
+  },
+  'library.lora': {
+    input: async (h) => {
+      const file = path.join(h.dir, `${unique('lib')}.safetensors`);
+      fs.copyFileSync(LORA_FIXTURE, file);
+      return { id: (await h.service.call('models.add', { path: file })).id };
+    },
+    check: (out) => {
+      expect(out.facts).toContainEqual({ key: 'ss_network_dim', label: 'Dim (rank)', value: '4' });
+      expect(out.grids).toEqual([]);
+    },
+  },
+  'library.renderGrid': {
+    input: async (h) => {
+      const file = path.join(h.dir, `${unique('grid')}.safetensors`);
+      fs.copyFileSync(LORA_FIXTURE, file);
+      const lora = await h.service.call('models.add', { path: file });
+      const ckpt = await h.service.call('models.add', { path: TINY_SD, kind: 'checkpoint' });
+      return {
+        id: lora.id,
+        kind: 'before-after',
+        checkpointId: ckpt.id,
+        prompts: ['a cat'],
+        steps: 2,
+        width: 64,
+        height: 64,
+      };
+    },
+    check: async (out, h) => {
+      const done = await waitForJob(h, out.jobId);
+      expect(done.status).toBe('done');
+    },
+  },
+  'library.image': {
+    input: async (h) => {
+      const lora = seedModel(h, 'lora');
+      const { saveGrid } = await import('../../core/library/index.js');
+      const png = Buffer.from(await solidPng(8, 8));
+      const grid = await saveGrid(
+        h.dir,
+        { loraModelId: lora.id, kind: 'before-after', seed: 1, settings: {} },
+        { png, width: 8, height: 8, columns: ['a'], cells: [] },
+      );
+      return { gridId: grid.id };
+    },
+    check: (out) => expect(Buffer.from(out.data, 'base64').subarray(1, 4).toString()).toBe('PNG'),
+  },
+  'library.copyTargets': {
+    input: async (h) => {
+      const dir = path.join(h.dir, unique('copy'), 'Lora');
+      fs.mkdirSync(dir, { recursive: true });
+      await h.service.call('settings.set', { modelDirs: [dir] });
+      return {};
+    },
+    check: (out) => expect(out.map((t) => t.layout)).toEqual(['folder']),
+  },
+  'library.copyTo': {
+    input: async (h) => {
+      const dir = path.join(h.dir, unique('copyto'), 'loras');
+      fs.mkdirSync(dir, { recursive: true });
+      await h.service.call('settings.set', { modelDirs: [dir] });
+      const file = path.join(h.dir, `${unique('tocopy')}.safetensors`);
+      fs.copyFileSync(LORA_FIXTURE, file);
+      return { id: (await h.service.call('models.add', { path: file })).id, folder: dir };
+    },
+    check: (out) => expect(fs.existsSync(out.path)).toBe(true),
+  },
+  'library.exportCivitai': {
+    input: async (h) => {
+      const file = path.join(h.dir, `${unique('civitai')}.safetensors`);
+      fs.copyFileSync(LORA_FIXTURE, file);
+      const id = (await h.service.call('models.add', { path: file })).id;
+      return { id, folder: path.join(h.dir, unique('export')) };
+    },
+    check: (out) => {
+      expect(fs.existsSync(out.safetensors) && fs.existsSync(out.json)).toBe(true);
+      expect(out.preview).toBeNull();
+    },
+  },
+  'generations.search': {
+    input: (h) => {
+      seedGeneration(h);
+      return { query: 'CAT' };
+    },
+    check: (out) => {
+      expect(out.total).toBeGreaterThan(0);
+      expect(out.items.every((g) => g.params.prompt.includes('cat'))).toBe(true);
+    },
+  },
+  'demo.start': {
+    input: () => ({ steps: 1 }),
+    // The whole demo is test/e2e/demo.test.ts; here: it starts as a demo job and cancels cleanly.
+    check: async (out, h) => {
+      expect((await h.service.call('jobs.get', { jobId: out.jobId })).kind).toBe('demo');
+      await h.service.call('jobs.cancel', { jobId: out.jobId });
+      const done = await waitForJob(h, out.jobId);
+      expect(done.status).toBe('cancelled');
+      const left = await h.service.call('jobs.list', { status: 'running' });
+      expect(left.filter((j) => j.kind !== 'generate')).toEqual([]);
     },
   },
 };

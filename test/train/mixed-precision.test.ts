@@ -5,8 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Session, type HostTensor } from '../../core/onnx/index.js';
 import {
   buildLoraLossGraph,
+  buildTrainStepGraph,
   DynamicLossScale,
   initLoraParams,
+  LoraTrainer,
   packLoraParams,
   STEP_IO,
   type LoraTrainGraph,
@@ -19,6 +21,7 @@ import {
   ref,
   relError,
   timestepFeed,
+  wave,
 } from './helpers.js';
 
 describe('float16 compute with float32 parameters and loss scaling', () => {
@@ -97,4 +100,55 @@ describe('float16 compute with float32 parameters and loss scaling', () => {
     expect(scaler.update(false)).toBe(true);
     expect(scaler.value).toBe(2 ** 40); // doubled after 2 clean steps
   });
+});
+
+describe('LoraTrainer on an fp16 step graph (CPU EP): planted overflow', () => {
+  it('skips the step, keeps the fp32 masters and halves the scale until the step fits', async () => {
+    const { cfg, weights } = await loadTinyUnet();
+    const built = buildTrainStepGraph({
+      unet: cfg,
+      weights,
+      network: { rank: 4, alpha: 4 },
+      computeDType: 'float16',
+      batch: 1,
+      height: 8,
+      width: 8,
+    });
+    const init = initLoraParams(built.modules, 1);
+    for (const m of built.modules) init.get(m.upInput)!.fill(0.01);
+    // 2^23 overflows this fp16 backward pass (max 65504): a planted overflow.
+    const trainer = await LoraTrainer.create(built, init, {
+      schedule: { name: 'constant', lr: 1e-3 },
+      lossScale: { init: 2 ** 23, growthInterval: 0 },
+      // Session creation dominates this test; full fusion passes buy nothing for 4 tiny steps.
+      session: { graphOptimizationLevel: 'basic' },
+    });
+    try {
+      const batch = {
+        latents: f32([1, 4, 8, 8], wave(256, 0.37)),
+        noise: f32([1, 4, 8, 8], wave(256, 0.91)),
+        timesteps: { dtype: 'int64' as const, shape: [1], data: BigInt64Array.of(400n) },
+        encoder_hidden_states: f32([1, 77, 32], wave(77 * 32, 0.11)),
+      };
+      const before = await trainer.flatParams();
+      const first = await trainer.step(batch);
+      expect(first).toMatchObject({ skipped: true, lossScale: 2 ** 23 });
+      expect(trainer.lossScale.value).toBe(2 ** 22);
+      expect(await trainer.flatParams()).toEqual(before);
+      // Keep halving until the scaled gradients fit fp16; then the update happens.
+      const results = [first];
+      while (results.at(-1)!.skipped && results.length < 40)
+        results.push(await trainer.step(batch));
+      const applied = results.at(-1)!;
+      expect(applied.skipped).toBe(false);
+      results.slice(1).forEach((r, k) => expect(r.lossScale).toBe(results[k].lossScale / 2));
+      expect(Number.isFinite(applied.loss) && Number.isFinite(applied.gradNorm)).toBe(true);
+      expect(relError(await trainer.flatParams(), before)).toBeGreaterThan(1e-6);
+      console.log(
+        `fp16 step graph: ${results.length - 1} skipped step(s), applied at loss scale 2^${Math.log2(applied.lossScale)}`,
+      );
+    } finally {
+      await trainer.release();
+    }
+  }, 180_000);
 });

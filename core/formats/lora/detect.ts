@@ -1,9 +1,11 @@
 // Which layout a LoRA file uses, and the one entry point that reads and converts any of them.
 import { readFile } from 'node:fs/promises';
+import { isFloatFormat } from '../dtype-convert.js';
 import { parseSafetensors } from '../safetensors.js';
 import { convertKohyaLora } from './kohya.js';
 import { convertPeftLora, isPeftLoraKey } from './peft.js';
 import {
+  floatValues,
   listShort,
   LoraFormatError,
   type ConvertedLora,
@@ -55,6 +57,19 @@ export async function readLoraFile(path: string): Promise<LoraFile> {
     tensors.set(name, { dtype: info.dtype, shape: info.shape, bytes: await r.read(name) });
   return { path, tensors, metadata: r.metadata };
 }
+
+/**
+ * Throw a LoraFormatError naming the first float tensor that holds NaN/Inf (a LoRA exported by a
+ * diverged run would turn every image black); for registering a LoRA before it is ever applied.
+ */
+export function assertFiniteLora(file: LoraFile): void {
+  for (const [name, t] of file.tensors)
+    if (LORA_WEIGHT_KEY.test(name) && isFloatFormat(t.dtype)) floatValues(name, t);
+}
+
+// The tensors a LoRA is applied from (kohya down/up/mid + alpha, PEFT A/B); other keys are not
+// read when applying, so their bytes do not matter here.
+const LORA_WEIGHT_KEY = /(\.lora_(down|up|mid|A|B)(\.[^.]+)?\.weight|\.alpha)$/;
 
 /** Read and convert a LoRA file. */
 export async function loadLoraFile(path: string, known: KnownModules): Promise<ConvertedLora> {

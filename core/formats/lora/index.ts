@@ -15,6 +15,7 @@ export {
 export { KOHYA_PREFIX, convertKohyaLora, kohyaName, kohyaNameIndex } from './kohya.js';
 export { convertPeftLora, isPeftLoraKey } from './peft.js';
 export {
+  assertFiniteLora,
   convertLora,
   detectLoraFormat,
   loadLoraFile,

@@ -92,7 +92,21 @@ export function floatValues(name: string, t: RawLoraTensor): Float32Array {
     throw new LoraFormatError(
       `tensor '${name}' is ${t.dtype}; LoRA weights must be float32, float16, bfloat16 or float64`,
     );
-  return toFloat32(t.bytes, t.dtype);
+  const values = toFloat32(t.bytes, t.dtype);
+  // A diverged run exports NaN/Inf; applied, it turns every image black. Refuse it by name.
+  let bad = 0;
+  let first = -1;
+  for (let i = 0; i < values.length; i++)
+    if (!Number.isFinite(values[i])) {
+      bad++;
+      if (first < 0) first = i;
+    }
+  if (bad > 0)
+    throw new LoraFormatError(
+      `tensor '${name}' holds ${bad} NaN/Inf value${bad === 1 ? '' : 's'} (first at index ${first}): ` +
+        'the LoRA is damaged (e.g. exported from a diverged training run) and cannot be applied',
+    );
+  return values;
 }
 
 /** A one-element tensor (alpha) of any numeric dtype; diffusers writes alpha as int64. */

@@ -7,6 +7,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import {
+  assertFiniteLora,
   convertLora,
   loadCheckpoint,
   LoraFormatError,
@@ -136,6 +137,16 @@ export class GenerationEngine {
     this.hashIndex = new FileHashIndex(this.cacheDir);
   }
 
+  /**
+   * Apply the user's settings: `keepWarm` from the next generation, `intraOpNumThreads` (0 or
+   * undefined: ORT's choice) for sessions created from now on (warm ones keep theirs).
+   */
+  configure(opts: { keepWarm?: boolean; intraOpNumThreads?: number }): void {
+    if (opts.keepWarm !== undefined) this.keepWarm = opts.keepWarm;
+    if ('intraOpNumThreads' in opts)
+      this.options.intraOpNumThreads = opts.intraOpNumThreads || undefined;
+  }
+
   /** Run `fn` after every earlier exclusive call finished (one generation at a time). */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     if (this.disposed) return Promise.reject(new Error('this GenerationEngine was disposed'));
@@ -244,7 +255,8 @@ export class GenerationEngine {
       lora = loraGraphInputs('text_encoder');
       graphs.textEncoder = { clipSkip: spec.clipSkip, adapter: lora.adapter };
     } else if (part === 'unet') {
-      lora = loraGraphInputs('unet');
+      // LoCon inputs too, so kohya conv_dim LoRAs apply (rank-1 zero convs cost ≪ 1 % when unused).
+      lora = loraGraphInputs('unet', { locon: true });
       // The token count stays free: long prompts are 77·k tokens.
       graphs.unet = {
         height: spec.latentHeight,
@@ -322,6 +334,8 @@ export class GenerationEngine {
       let lora: ConvertedLora;
       try {
         const file = await readLoraFile(real);
+        // A NaN/Inf LoRA is refused whole (the converter would only drop the damaged modules).
+        assertFiniteLora(file);
         lora = convertLora(file.tensors, this.knownModules(model), file.metadata, path);
       } catch (e) {
         if (e instanceof LoraFormatError || e instanceof SafetensorsError)

@@ -12,6 +12,7 @@ import type {
 } from '../../formats/lora/index.js';
 import type { HostTensor } from '../../onnx/index.js';
 import type { LoraSlot } from './graph-inputs.js';
+import { isPointwise } from './sites.js';
 
 const LABEL: Readonly<Record<LoraComponent, string>> = {
   unet: 'UNet',
@@ -61,12 +62,19 @@ export function bindLora(
     const i = slotOf.get(m.module);
     const kernel = m.down.shape.length === 4 ? m.down.shape.slice(2) : [1, 1];
     const keys = [m.source];
-    if (kernel[0] !== 1 || kernel[1] !== 1) {
+    const slotKernel = i === undefined ? undefined : slots[i].kernel;
+    if ((kernel[0] !== 1 || kernel[1] !== 1) && i === undefined) {
       unsupported.push({
         name: m.source,
-        reason: `${kernel.join('×')} conv LoRA (LoCon) on ${m.module} is not supported yet`,
+        reason: `${kernel.join('×')} conv LoRA (LoCon) on ${m.module}: this graph has no LoCon inputs there`,
         keys,
       });
+      continue;
+    }
+    if (slotKernel && (slotKernel[0] !== kernel[0] || slotKernel[1] !== kernel[1])) {
+      mismatched.push(
+        `${m.source}: a ${kernel.join('×')} LoRA down on ${m.module}, whose kernel is ${slotKernel.join('×')}`,
+      );
       continue;
     }
     if (i === undefined) {
@@ -130,7 +138,8 @@ export function loraFeeds(
       parts.reduce((n, p) => n + p.m.rank, 0),
       opts.emptyRank ?? 1,
     );
-    const inF = slot.inFeatures;
+    // A LoCon slot's down rows are [in, kh, kw] (one conv filter each).
+    const inF = slot.inFeatures * slot.kernel[0] * slot.kernel[1];
     const outF = slot.outFeatures;
     let down: Float32Array;
     let up: Float32Array;
@@ -158,7 +167,10 @@ export function loraFeeds(
         r0 += r;
       }
     }
-    feeds[slot.downInput] = { dtype: 'float32', shape: [rank, inF], data: down };
+    const downShape = isPointwise(slot)
+      ? [rank, inF]
+      : [rank, slot.inFeatures, slot.kernel[0], slot.kernel[1]];
+    feeds[slot.downInput] = { dtype: 'float32', shape: downShape, data: down };
     feeds[slot.upInput] = { dtype: 'float32', shape: [outF, rank], data: up };
   });
   return feeds;

@@ -3,10 +3,19 @@
 // becomes base(x) + (x·downᵀ)·upᵀ. The strength and alpha/rank are folded into `up` by the
 // feeder, so loading, swapping, re-weighting or stacking LoRAs only changes the feeds: the
 // session is built once. With no LoRA the feeds are one zero row (see feeds.ts for why not r = 0).
+// With `locon`, kohya's LoCon modules get inputs too: a 3×3 conv takes `lora_down:<module>`
+// [r, in, kh, kw] (a conv with the base's geometry) and `lora_up:<module>` [out, r] (a 1×1 conv).
 import { attr, type GraphBuilder, type Value } from '../../graph/index.js';
 import type { LoraComponent } from '../../formats/lora/index.js';
 import type { Adapter, AdapterSite } from '../nn.js';
-import { moduleSite, targetPredicate, type LoraTargets, type ModuleSite } from './sites.js';
+import {
+  isPointwise,
+  loconSite,
+  moduleSite,
+  targetPredicate,
+  type LoraTargets,
+  type ModuleSite,
+} from './sites.js';
 
 export const LORA_DOWN_PREFIX = 'lora_down:';
 export const LORA_UP_PREFIX = 'lora_up:';
@@ -31,6 +40,14 @@ export interface LoraGraphInputsOptions {
   targets?: LoraTargets;
   /** Another adapter to chain (it sees the site first; its result becomes the base output). */
   inner?: Adapter;
+  /** Also kohya's LoCon modules (ResNet blocks, down/up-samplers, their 3×3 convs included). */
+  locon?: boolean;
+}
+
+/** The predicate of loraGraphInputs' slots. */
+function slotPredicate(opts: Pick<LoraGraphInputsOptions, 'targets' | 'locon'>) {
+  const wanted = targetPredicate(opts.targets);
+  return (s: ModuleSite) => wanted(s) || (opts.locon === true && loconSite(s) !== undefined);
 }
 
 function loraDelta(g: GraphBuilder, site: AdapterSite, down: Value, up: Value): Value {
@@ -39,6 +56,15 @@ function loraDelta(g: GraphBuilder, site: AdapterSite, down: Value, up: Value): 
   const u = g.cast(up, dtype);
   const t = (v: Value) => g.op('Transpose', [v], { perm: attr.ints([1, 0]) });
   if (site.kind === 'linear') return g.op('MatMul', [g.op('MatMul', [site.input, t(d)]), t(u)]);
+  if (!isPointwise(site)) {
+    const h = g.op('Conv', [site.input, d], {
+      kernel_shape: attr.ints([...site.kernel]),
+      strides: attr.ints([site.stride, site.stride]),
+      pads: attr.ints([...site.pads]),
+    });
+    const u4 = g.op('Reshape', [u, g.ints([site.outFeatures, -1, 1, 1])]);
+    return g.op('Conv', [h, u4], { kernel_shape: attr.ints([1, 1]) });
+  }
   // 1×1 conv: per-pixel matrices on [B, in, H·W], then back to the output's NCHW shape.
   const flat = g.op('Reshape', [site.input, g.ints([0, site.inFeatures, -1])]);
   const y = g.op('MatMul', [u, g.op('MatMul', [d, flat])]);
@@ -50,8 +76,12 @@ function loraDelta(g: GraphBuilder, site: AdapterSite, down: Value, up: Value): 
 }
 
 /** The slots a graph built with loraGraphInputs would have, from recorded sites (no build). */
-export function slotsFromSites(sites: readonly ModuleSite[], targets?: LoraTargets): LoraSlot[] {
-  const wanted = targetPredicate(targets);
+export function slotsFromSites(
+  sites: readonly ModuleSite[],
+  targets?: LoraTargets,
+  locon = false,
+): LoraSlot[] {
+  const wanted = slotPredicate({ targets, locon });
   return sites.filter(wanted).map((s) => ({
     ...s,
     downInput: LORA_DOWN_PREFIX + s.module,
@@ -67,7 +97,7 @@ export function loraGraphInputs(
   component: LoraComponent,
   opts: LoraGraphInputsOptions = {},
 ): LoraGraphInputs {
-  const wanted = targetPredicate(opts.targets);
+  const wanted = slotPredicate(opts);
   const slots: LoraSlot[] = [];
   const sites: ModuleSite[] = [];
   const seen = new Set<string>();
@@ -85,7 +115,11 @@ export function loraGraphInputs(
       downInput: LORA_DOWN_PREFIX + site.module,
       upInput: LORA_UP_PREFIX + site.module,
     };
-    const down = g.input(slot.downInput, 'float32', [rank, site.inFeatures]);
+    const down = g.input(
+      slot.downInput,
+      'float32',
+      isPointwise(site) ? [rank, site.inFeatures] : [rank, site.inFeatures, ...site.kernel],
+    );
     const up = g.input(slot.upInput, 'float32', [site.outFeatures, rank]);
     slots.push(slot);
     return g.op('Add', [base, loraDelta(g, site, down, up)]);

@@ -60,6 +60,18 @@ export function targetPredicate(targets: LoraTargets = 'kohya'): (site: ModuleSi
       : /\.(self_attn|mlp)\./.test(s.module));
 }
 
+/** kohya's LoCon blocks (UNET_TARGET_REPLACE_MODULE_CONV2D_3X3): ResnetBlock2D, Down/Upsample2D. */
+const LOCON_BLOCK = /(^|\.)(resnets|downsamplers|upsamplers)\.\d+\./;
+
+/**
+ * Whether kohya's networks.lora with conv_dim adapts this module: 'pointwise' (a Linear / 1×1
+ * conv of a LoCon block, at network_dim), 'conv' (its 3×3 convs, at conv_dim), or undefined.
+ */
+export function loconSite(site: ModuleSite): 'pointwise' | 'conv' | undefined {
+  if (site.component !== 'unet' || !LOCON_BLOCK.test(site.module)) return undefined;
+  return isPointwise(site) ? 'pointwise' : site.kind === 'conv2d' ? 'conv' : undefined;
+}
+
 /** An adapter that only records the sites it sees (then defers to `inner`). */
 export function recordingAdapter(
   component: LoraComponent,

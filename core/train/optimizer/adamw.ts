@@ -151,6 +151,8 @@ export const ADAMW_IO = Object.freeze({
   newParam: (p: string) => `new:${p}`,
   newM: (p: string) => `new_adam_m:${p}`,
   newV: (p: string) => `new_adam_v:${p}`,
+  /** Per-element learning-rate multiplier (graphs built with perElementLr). */
+  lrScale: (p: string) => `lr_scale:${p}`,
   lr: 'lr',
   stepSize: 'step_size',
   bc2Sqrt: 'bc2_sqrt',
@@ -170,6 +172,11 @@ export interface AdamWGraphParam {
 export function buildAdamWGraph(
   params: readonly AdamWGraphParam[],
   options: AdamWOptions = {},
+  /**
+   * Also take `lr_scale:p` (float32, p's shape): each element's lr is lr·lr_scale — one packed
+   * vector with kohya's separate UNet / text-encoder learning rates (same schedule, own base).
+   */
+  perElementLr = false,
 ): Graph {
   if (params.length === 0) throw new Error('AdamW graph: no parameters');
   const o = resolveAdamW(options);
@@ -184,6 +191,7 @@ export function buildAdamWGraph(
     g: g.input(ADAMW_IO.grad(p.name), 'float32', p.shape),
     m: g.input(ADAMW_IO.m(p.name), 'float32', p.shape),
     v: g.input(ADAMW_IO.v(p.name), 'float32', p.shape),
+    lrScale: perElementLr ? g.input(ADAMW_IO.lrScale(p.name), 'float32', p.shape) : undefined,
   }));
   // Global norm: √Σ‖g‖² (one ReduceSumSquare per tensor, one Sum).
   const sq = io.map((x) => g.op('ReduceSumSquare', [x.g], { keepdims: attr.int(0) }));
@@ -193,7 +201,7 @@ export function buildAdamWGraph(
     o.maxGradNorm > 0
       ? g.op('Min', [c(1), g.op('Div', [c(o.maxGradNorm), g.op('Add', [norm, c(1e-6)])])])
       : undefined;
-  const decay = g.op('Sub', [c(1), g.op('Mul', [lr, c(o.weightDecay)])]);
+  const decay = perElementLr ? undefined : g.op('Sub', [c(1), g.op('Mul', [lr, c(o.weightDecay)])]);
   const negStep = g.op('Neg', [stepSize]);
   for (const x of io) {
     g.scope(x.name, () => {
@@ -204,8 +212,16 @@ export function buildAdamWGraph(
         g.op('Mul', [g.op('Mul', [grad, grad]), c(1 - o.beta2)]),
       ]);
       const denom = g.op('Add', [g.op('Div', [g.op('Sqrt', [v]), bc2Sqrt]), c(o.eps)]);
-      const update = g.op('Mul', [g.op('Div', [m, denom]), negStep]);
-      const p = g.op('Add', [g.op('Mul', [x.p, decay]), update]);
+      const s = x.lrScale;
+      // Per element: decay 1 − lr·s·wd and step size step_size·s.
+      const decayP = s
+        ? g.op('Sub', [c(1), g.op('Mul', [g.op('Mul', [lr, c(o.weightDecay)]), s])])
+        : decay!;
+      const update = g.op('Mul', [
+        g.op('Div', [m, denom]),
+        s ? g.op('Mul', [negStep, s]) : negStep,
+      ]);
+      const p = g.op('Add', [g.op('Mul', [x.p, decayP]), update]);
       g.output(p, ADAMW_IO.newParam(x.name));
       g.output(m, ADAMW_IO.newM(x.name));
       g.output(v, ADAMW_IO.newV(x.name));

@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
+import { faultPoint } from '../../faults/index.js';
 import { parseSafetensors, writeSafetensors } from '../../formats/index.js';
+import { assertFiniteTensor } from './failures.js';
 
 export type CacheKind = 'latent' | 'text';
 
@@ -70,6 +72,7 @@ export class TrainCache {
     shape: readonly number[],
     data: Float32Array,
   ): Promise<void> {
+    faultPoint('cache.put');
     await mkdir(this.dir, { recursive: true });
     const file = `${kind}-${createHash('sha256').update(key).digest('hex').slice(0, 40)}.safetensors`;
     await writeSafetensors(join(this.dir, file), {
@@ -84,15 +87,20 @@ export class TrainCache {
     this.computed[kind]++;
   }
 
-  /** The cached value, or `compute()`d and stored now. */
+  /**
+   * The cached value, or `compute()`d and stored now. A cached or computed value with NaN/Inf
+   * is never used: a damaged cache entry is recomputed, a non-finite result fails naming `what`.
+   */
   async getOrCompute(
     kind: CacheKind,
     key: string,
     compute: () => Promise<{ shape: readonly number[]; data: Float32Array }>,
+    what = `the cached ${kind} ${key}`,
   ): Promise<Float32Array> {
     const hit = await this.get(kind, key);
-    if (hit) return hit;
+    if (hit && hit.every(Number.isFinite)) return hit;
     const v = await compute();
+    assertFiniteTensor(what, v.data);
     await this.put(kind, key, v.shape, v.data);
     return v.data;
   }

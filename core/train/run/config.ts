@@ -33,6 +33,18 @@ export const runConfigSchema = z.strictObject({
   learning_rate: z.number().positive().max(1).default(1e-4),
   /** UNet learning rate (default: learning_rate). */
   unet_lr: z.number().positive().max(1).optional(),
+  /**
+   * false: also train kohya's 72 text-encoder modules (text embeddings are then computed per step,
+   * inside the step graph). Default true — unlike sd-scripts (false) — so a run keeps the text
+   * embedding cache unless asked.
+   */
+  network_train_unet_only: z.boolean().default(true),
+  /** Text-encoder learning rate (default: learning_rate), same schedule. */
+  text_encoder_lr: z.number().positive().max(1).optional(),
+  /** LoCon (kohya network_args conv_dim / conv_alpha): rank of the ResNet / sampler 3×3 convs. */
+  conv_dim: z.int().min(1).max(1024).optional(),
+  /** Alpha of the LoCon convs (kohya's default 1 when conv_dim is given). */
+  conv_alpha: z.number().positive().optional(),
   lr_scheduler: z.enum(LR_SCHEDULERS).default('constant'),
   lr_warmup_steps: z.int().min(0).default(0),
   lr_scheduler_num_cycles: z.int().min(1).default(1),
@@ -57,6 +69,8 @@ export const runConfigSchema = z.strictObject({
   max_bucket_reso: z.int().min(64).default(1024),
   bucket_reso_steps: z.int().min(8).default(64),
   train_batch_size: z.int().min(1).max(64).default(1),
+  /** Micro-batches per optimizer step (their gradients averaged, as kohya through accelerate). */
+  gradient_accumulation_steps: z.int().min(1).max(1024).default(1),
   max_train_epochs: positiveInt.default(10),
   /** When set, the run stops after this many steps (epochs are derived from it). */
   max_train_steps: positiveInt.optional(),
@@ -113,6 +127,17 @@ export function parseRunConfig(input: unknown): RunConfig {
       throw new Error(
         `run config: resolution (${c.resolution}) must not exceed max_bucket_reso (${c.max_bucket_reso})`,
       );
+    if (c.conv_alpha !== undefined && c.conv_dim === undefined)
+      throw new Error('run config: conv_alpha is set but conv_dim is not (LoCon needs conv_dim)');
+    if (
+      c.optimizer_type === 'Prodigy' &&
+      !c.network_train_unet_only &&
+      c.text_encoder_lr !== undefined &&
+      c.text_encoder_lr !== (c.unet_lr ?? c.learning_rate)
+    )
+      throw new Error(
+        `run config: Prodigy uses one step size; text_encoder_lr (${c.text_encoder_lr}) must equal the UNet lr (${c.unet_lr ?? c.learning_rate}) or be left out`,
+      );
     if ((c.sample_every_n_steps > 0 || c.sample_at_first) && c.sample_prompts.length === 0)
       throw new Error(
         'run config: sampling is on (sample_every_n_steps / sample_at_first) but sample_prompts is empty',
@@ -148,4 +173,15 @@ export function prodigyOptionsOf(c: RunConfig): ProdigyOptions | undefined {
     useBiasCorrection: c.prodigy_use_bias_correction,
     safeguardWarmup: c.prodigy_safeguard_warmup,
   };
+}
+
+/** kohya's LoCon options of a run (conv_alpha defaults to 1, as networks.lora), or undefined. */
+export function loconOf(c: RunConfig): { rank: number; alpha: number } | undefined {
+  return c.conv_dim === undefined ? undefined : { rank: c.conv_dim, alpha: c.conv_alpha ?? 1 };
+}
+
+/** kohya's ss_network_args of a run: the LoCon arguments as strings. */
+export function networkArgsOf(c: RunConfig): Record<string, string> {
+  const l = loconOf(c);
+  return l ? { conv_dim: String(l.rank), conv_alpha: String(l.alpha) } : {};
 }

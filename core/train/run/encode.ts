@@ -68,10 +68,15 @@ export class Encoders {
     return { shape: [...mean.shape], data };
   }
 
+  /** A caption's 77 token ids (what a step graph that trains the text encoder is fed). */
+  async tokens(caption: string): Promise<number[]> {
+    this.tokenizer ??= ClipTokenizer.load(this.o.tokenizerDir);
+    return (await this.tokenizer).encodeForModel(caption);
+  }
+
   /** Text-encoder output [1, 77, D] for a caption (clip skip applied in the graph). */
   async text(caption: string): Promise<{ shape: number[]; data: Float32Array }> {
-    this.tokenizer ??= ClipTokenizer.load(this.o.tokenizerDir);
-    const ids = (await this.tokenizer).encodeForModel(caption);
+    const ids = await this.tokens(caption);
     const s = (await this.sessions('textEncoder')).session('textEncoder');
     this.calls.textEncoder++;
     const out = await s.run(

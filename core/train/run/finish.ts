@@ -3,12 +3,13 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { trainingConfigSchema, type TrainingConfig } from '../../api.js';
+import { readSafetensorsHeader } from '../../formats/index.js';
 import type { Store } from '../../store/index.js';
 import { exportKohyaLora } from '../kohya-export.js';
 import { kohyaAdamWName, kohyaTrainingMetadata, pyFloat } from '../kohya-metadata.js';
 import type { LoraModuleSpec } from '../lora-network.js';
 import type { LoraParamValues } from '../lora-params.js';
-import type { RunConfig } from './config.js';
+import { networkArgsOf, type RunConfig } from './config.js';
 import { bucketInfo, datasetDirs, tagFrequency, type TrainDataset } from './dataset.js';
 
 export interface FinalLoraInput {
@@ -19,7 +20,11 @@ export interface FinalLoraInput {
   dataset: TrainDataset;
   computeDType: 'float32' | 'float16';
   baseModelSha256: string;
+  /** A1111's legacy 8-hex hash of the base checkpoint file (ss_sd_model_hash). */
+  baseModelLegacyHash?: string;
+  /** Optimizer steps per epoch, and the micro-batches they take (gradient accumulation). */
   perEpoch: number;
+  batchesPerEpoch?: number;
   totalSteps: number;
   /** Steps trained. */
   steps: number;
@@ -33,17 +38,23 @@ export async function exportFinalLora(o: FinalLoraInput): Promise<string> {
   const lorasDir = join(dataDir, 'loras');
   await mkdir(lorasDir, { recursive: true });
   let outputPath = join(lorasDir, `${c.output_name}.safetensors`);
-  if (await stat(outputPath).catch(() => undefined))
+  if ((await stat(outputPath).catch(() => undefined)) && !(await isOwnFinalLora(outputPath, runId)))
     outputPath = join(lorasDir, `${c.output_name}-run${runId}.safetensors`);
   const started = store.runs.get(runId)?.startedAt;
   const metadata = kohyaTrainingMetadata({
     outputName: c.output_name,
     rank: c.network_dim,
     alpha: c.network_alpha,
-    baseModel: { name: basename(c.pretrained_model_name_or_path), sha256: o.baseModelSha256 },
+    networkArgs: networkArgsOf(c),
+    baseModel: {
+      name: basename(c.pretrained_model_name_or_path),
+      sha256: o.baseModelSha256,
+      legacyHash: o.baseModelLegacyHash,
+    },
     clipSkip: c.clip_skip,
     learningRate: c.learning_rate,
     unetLr: c.unet_lr ?? c.learning_rate,
+    textEncoderLr: c.network_train_unet_only ? undefined : (c.text_encoder_lr ?? c.learning_rate),
     lrScheduler: c.lr_scheduler,
     lrWarmupSteps: c.lr_warmup_steps,
     optimizer:
@@ -55,7 +66,8 @@ export async function exportFinalLora(o: FinalLoraInput): Promise<string> {
     maxGradNorm: c.max_grad_norm,
     resolution: [c.resolution, c.resolution],
     numTrainImages: ds.images.reduce((n, i) => n + i.repeats, 0),
-    numBatchesPerEpoch: o.perEpoch,
+    numBatchesPerEpoch: o.batchesPerEpoch ?? o.perEpoch,
+    gradientAccumulationSteps: c.gradient_accumulation_steps,
     numEpochs: Math.ceil(o.totalSteps / o.perEpoch),
     epoch: Math.ceil(o.steps / o.perEpoch),
     steps: o.steps,
@@ -82,6 +94,9 @@ export async function exportFinalLora(o: FinalLoraInput): Promise<string> {
     { modules: o.modules, values: o.values },
     { rank: c.network_dim, alpha: c.network_alpha, precision: c.save_precision, metadata },
   );
+  // A run resumed after a crash at its very end exports again: keep one row per file.
+  for (const a of store.artifacts.list({ runId }))
+    if (a.path === outputPath) store.artifacts.remove(a.id);
   store.artifacts.add({
     runId,
     name: basename(outputPath),
@@ -90,6 +105,16 @@ export async function exportFinalLora(o: FinalLoraInput): Promise<string> {
     metadata: { step: o.steps, modelHash: exported.modelHash },
   });
   return outputPath;
+}
+
+/**
+ * Whether `path` is this run's own final LoRA, written before a crash cut the run short between
+ * the export and marking the run completed: then the resumed run replaces it rather than writing
+ * `-run<id>` beside it (found by test/resilience/crash-kill).
+ */
+async function isOwnFinalLora(path: string, runId: number): Promise<boolean> {
+  const h = await readSafetensorsHeader(path).catch(() => undefined);
+  return h?.metadata.ss_session_id === String(runId);
 }
 
 /** The app's TrainingConfig view of a run (the run dir's run.json keeps the full config). */

@@ -7,3 +7,5 @@ export * from './encode.js';
 export * from './run.js';
 export * from './finish.js';
 export * from './samples.js';
+export * from './owners.js';
+export * from './failures.js';

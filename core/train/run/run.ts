@@ -4,22 +4,26 @@
 // data dir's loras folder with an artifacts row.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
+import { faultPoint } from '../../faults/index.js';
 import { loadCheckpoint } from '../../formats/index.js';
 import { CancelledError } from '../../generate/index.js';
 import { TorchCpuGenerator } from '../../generate/rng/index.js';
+import { legacyModelHash } from '../../hub/index.js';
 import {
+  clipTextConfigFromJson,
   componentWeights,
   FileHashIndex,
   unetConfigFromJson,
   vaeConfigFromJson,
+  type WeightSource,
 } from '../../models/index.js';
 import type { HostTensor } from '../../onnx/index.js';
 import type { Store } from '../../store/index.js';
 import { exportKohyaLora } from '../kohya-export.js';
 import { initLoraParams, seededUniform, unpackLoraParams } from '../lora-params.js';
-import { buildTrainStepGraph, type LoraTrainGraph } from '../step-graph.js';
-import { LoraTrainer } from '../trainer.js';
+import { buildTrainStepGraph, STEP_IO, type LoraTrainGraph } from '../step-graph.js';
+import { LoraTrainer, type MicroBatchGradient, type StepResult } from '../trainer.js';
 import { TrainCache } from './caches.js';
 import {
   latestTrainState,
@@ -27,7 +31,7 @@ import {
   writeTrainState,
   type TrainState,
 } from './checkpoint.js';
-import { computeDTypeOf, parseRunConfig, prodigyOptionsOf } from './config.js';
+import { computeDTypeOf, loconOf, parseRunConfig, prodigyOptionsOf } from './config.js';
 import {
   batchesPerEpoch,
   captionsAreDynamic,
@@ -39,11 +43,26 @@ import {
   type PlannedBatch,
 } from './dataset.js';
 import { Encoders } from './encode.js';
+import {
+  assertTrainingFits,
+  describeRunFailure,
+  divergedError,
+  MAX_CONSECUTIVE_SKIPS,
+} from './failures.js';
 import { runSampler, type TrainingSampler } from './samples.js';
 import { apiConfigOf, exportFinalLora } from './finish.js';
+import { runOwnersOf } from './owners.js';
 
 export type TrainEvent =
-  | { type: 'prepare'; runId: number; images: number; totalSteps: number; dynamicCaptions: boolean }
+  | {
+      type: 'prepare';
+      runId: number;
+      images: number;
+      totalSteps: number;
+      /** Text embeddings are computed per step (captions change, or the text encoder trains). */
+      dynamicCaptions: boolean;
+      trainTextEncoder: boolean;
+    }
   | { type: 'cache'; latentsComputed: number; textComputed: number }
   | {
       type: 'progress';
@@ -92,6 +111,29 @@ export interface TrainLoraResult {
 
 export const runDirOf = (dataDir: string, runId: number) => join(dataDir, 'runs', String(runId));
 
+/** `source` with its external-data locations made relative to `toDir` instead of `fromDir`. */
+function relocated(source: WeightSource, fromDir: string, toDir: string): WeightSource {
+  if (fromDir === toDir) return source;
+  return {
+    names: () => source.names(),
+    get: (name, spec) => {
+      const t = source.get(name, spec);
+      if (!t || t.data instanceof Uint8Array) return t;
+      const location = relative(toDir, join(fromDir, t.data.location));
+      return { ...t, data: { ...t.data, location } };
+    },
+  };
+}
+
+/** The deepest directory holding both (ORT resolves every location against one model dir). */
+function commonDir(a: string, b: string): string {
+  const pa = a.split(sep);
+  const pb = b.split(sep);
+  let n = 0;
+  while (n < pa.length && n < pb.length && pa[n] === pb[n]) n++;
+  return pa.slice(0, n).join(sep) || sep;
+}
+
 const sha256 = async (p: string) =>
   createHash('sha256')
     .update(await readFile(p))
@@ -114,9 +156,13 @@ export async function trainLora(
   const c = parseRunConfig(configInput ?? resumed?.config);
   const dtype = computeDTypeOf(c);
   const ds = await loadTrainDataset(c);
-  const perEpoch = batchesPerEpoch(ds, c.train_batch_size);
+  // Optimizer steps per epoch: kohya's ceil(batches / gradient_accumulation_steps).
+  const accum = c.gradient_accumulation_steps;
+  const microPerEpoch = batchesPerEpoch(ds, c.train_batch_size);
+  const perEpoch = Math.ceil(microPerEpoch / accum);
   const totalSteps = c.max_train_steps ?? c.max_train_epochs * perEpoch;
-  const dynamic = captionsAreDynamic(c);
+  const trainTE = !c.network_train_unet_only;
+  const dynamic = captionsAreDynamic(c) || trainTE;
   const cacheDir = join(dataDir, 'cache');
   const cache = new TrainCache(store.db, dataDir);
 
@@ -134,6 +180,13 @@ export async function trainLora(
   let sampler: TrainingSampler | undefined;
   let failedRun: number | undefined;
   try {
+    // Sizes that cannot fit fail now, with advice, not deep inside ONNX Runtime.
+    assertTrainingFits({
+      unet: unetCfg,
+      buckets: ds.images.map((i) => i.bucket),
+      batch: c.train_batch_size,
+      computeDType: dtype,
+    });
     const hashes = new FileHashIndex(cacheDir);
     const unetW = await componentWeights({
       component: 'unet',
@@ -142,6 +195,16 @@ export async function trainLora(
       cacheDir,
       hashes,
     });
+    const teW = trainTE
+      ? await componentWeights({
+          component: 'textEncoder',
+          weights: ckpt.components.textEncoder,
+          computeDType: dtype,
+          cacheDir,
+          hashes,
+        })
+      : undefined;
+    const modelDir = teW ? commonDir(unetW.modelDir, teW.modelDir) : unetW.modelDir;
     const vaeId = `${(await hashes.identify(ckpt.components.vae.file)).sha256}:vae`;
     const teId = `${(await hashes.identify(ckpt.components.textEncoder.file)).sha256}:te`;
 
@@ -151,8 +214,7 @@ export async function trainLora(
       o.runId ??
       store.runs.create({
         name: c.output_name,
-        datasetId: null,
-        baseModelId: null,
+        ...runOwnersOf(store, c),
         config: apiConfigOf(c, totalSteps),
       }).id;
     failedRun = runId;
@@ -171,6 +233,7 @@ export async function trainLora(
       images: ds.images.length,
       totalSteps,
       dynamicCaptions: dynamic,
+      trainTextEncoder: trainTE,
     });
 
     // 2. Caches: every latent the run can use; text embeddings unless captions change per step.
@@ -183,7 +246,12 @@ export async function trainLora(
         height: img.bucket.height,
         flip,
       });
-      return cache.getOrCompute('latent', key, () => encoders.latents(img.path, img.bucket, flip));
+      return cache.getOrCompute(
+        'latent',
+        key,
+        () => encoders.latents(img.path, img.bucket, flip),
+        `the latent of ${img.path}${flip ? ' (flipped)' : ''}`,
+      );
     };
     const textOf = (caption: string) =>
       cache.getOrCompute(
@@ -217,14 +285,19 @@ export async function trainLora(
     const prodigy = prodigyOptionsOf(c);
     let current: LoraTrainer | undefined;
     let graph0: LoraTrainGraph | undefined;
-    const trainerFor = async (b: PlannedBatch): Promise<LoraTrainer> => {
+    const trainerOf = async (b: PlannedBatch): Promise<LoraTrainer> => {
       const key = `${b.bucket.width}x${b.bucket.height}x${b.items.length}`;
       let t = trainers.get(key);
       if (!t) {
         const built = buildTrainStepGraph({
           unet: unetCfg,
-          weights: unetW.source,
-          network: { rank: c.network_dim, alpha: c.network_alpha },
+          weights: relocated(unetW.source, unetW.modelDir, modelDir),
+          network: { rank: c.network_dim, alpha: c.network_alpha, conv: loconOf(c) },
+          textEncoder: teW && {
+            config: clipTextConfigFromJson(ckpt.configs.textEncoder),
+            weights: relocated(teW.source, teW.modelDir, modelDir),
+            clipSkip: c.clip_skip,
+          },
           computeDType: dtype,
           batch: b.items.length,
           height: b.bucket.height / 8,
@@ -236,7 +309,8 @@ export async function trainLora(
           optimizer,
           prodigy,
           schedule,
-          session: { ep: c.ep, modelDir: unetW.modelDir },
+          session: { ep: c.ep, modelDir },
+          textEncoderLrRatio: (c.text_encoder_lr ?? c.learning_rate) / schedule.lr,
         });
         trainers.set(key, t);
         if (!current && resumed) t.restore(resumed.trainer);
@@ -249,6 +323,7 @@ export async function trainLora(
     // 4. The loop.
     const steps: TrainLoraResult['steps'] = [];
     let skipped = 0;
+    let consecutiveSkips = 0;
     let lastCheckpoint = '';
     const plans = new Map<number, PlannedBatch[]>();
     const planOf = (epoch: number) => {
@@ -261,6 +336,7 @@ export async function trainLora(
       return p;
     };
     const checkpoint = async (done: number) => {
+      faultPoint('train.checkpoint');
       const t = current!;
       const name = `${c.output_name}-step${String(done).padStart(8, '0')}.safetensors`;
       const loraPath = join(runDir, name);
@@ -302,9 +378,65 @@ export async function trainLora(
       });
     };
 
+    /** The step graph's data feeds for one micro-batch (`index`: its position in the run). */
+    const feedOf = async (batch: PlannedBatch, index: number) => {
+      const next = seededUniform(deriveSeed(c.seed, SEED_PURPOSE.step, index));
+      const B = batch.items.length;
+      const h = batch.bucket.height / 8;
+      const w = batch.bucket.width / 8;
+      const per = 4 * h * w;
+      const lat = new Float32Array(B * per);
+      const timesteps = new BigInt64Array(B);
+      const captions: string[] = [];
+      for (let k = 0; k < B; k++) {
+        const i = batch.items[k];
+        const flip = c.flip_aug && next() < 0.5;
+        lat.set(latents.get(`${i}:${flip}`)!, k * per);
+        timesteps[k] = BigInt(Math.floor(next() * 1000));
+        const cap = ds.images[i].caption;
+        captions.push(dynamic && captionsAreDynamic(c) ? processCaption(cap, c, next) : cap);
+      }
+      const gen = new TorchCpuGenerator(deriveSeed(c.seed, SEED_PURPOSE.noise, index));
+      const noise = gen.randn([B, 4, h, w]);
+      if (c.noise_offset > 0) {
+        // kohya: noise + offset · randn(B, C, 1, 1), one shift per sample and channel.
+        const off = gen.randn([B, 4, 1, 1]);
+        for (let j = 0; j < noise.length; j++)
+          noise[j] += c.noise_offset * off[Math.floor(j / (h * w))];
+      }
+      const f32 = (shape: number[], data: Float32Array): HostTensor => ({
+        dtype: 'float32',
+        shape,
+        data,
+      });
+      const feed: Record<string, HostTensor> = {
+        latents: f32([B, 4, h, w], lat),
+        noise: f32([B, 4, h, w], noise),
+        timesteps: { dtype: 'int64', shape: [B], data: timesteps },
+      };
+      if (trainTE) {
+        // The text encoder runs inside the step graph: token ids, no embeddings.
+        const ids = (await Promise.all(captions.map((t) => encoders.tokens(t)))).flat();
+        feed[STEP_IO.inputIds] = {
+          dtype: 'int64',
+          shape: [B, ids.length / B],
+          data: BigInt64Array.from(ids, (x) => BigInt(x)),
+        };
+      } else {
+        const parts = await Promise.all(
+          captions.map(async (t) => (dynamic ? (await encoders.text(t)).data : texts.get(t)!)),
+        );
+        const seqLen = parts[0].length;
+        const ehs = new Float32Array(B * seqLen);
+        parts.forEach((e, k) => ehs.set(e, k * seqLen));
+        feed[STEP_IO.encoderHiddenStates] = f32([B, 77, seqLen / 77], ehs);
+      }
+      return feed;
+    };
+
     const first = resumed?.step ?? 0;
     if (sampler && c.sample_at_first && first === 0 && totalSteps > 0) {
-      await sampleRound(0, await trainerFor(planOf(0)[0]));
+      await sampleRound(0, await trainerOf(planOf(0)[0]));
     }
     // Seconds spent in steps, graph builds excluded (a new bucket builds its graph once).
     let stepSeconds = 0;
@@ -315,54 +447,46 @@ export async function trainLora(
         break;
       }
       const epoch = Math.floor(s / perEpoch);
-      const batch = planOf(epoch)[s % perEpoch];
-      const trainer = await trainerFor(batch);
+      // This step's micro-batches; a micro-batch's seeds follow its index in the run, so runs
+      // without accumulation keep their streams.
+      const j0 = (s % perEpoch) * accum;
+      const micro = planOf(epoch).slice(j0, j0 + accum);
       const tStep = performance.now();
-      const next = seededUniform(deriveSeed(c.seed, SEED_PURPOSE.step, s));
-      const B = batch.items.length;
-      const h = batch.bucket.height / 8;
-      const w = batch.bucket.width / 8;
-      const per = 4 * h * w;
-      const lat = new Float32Array(B * per);
-      const timesteps = new BigInt64Array(B);
-      const ehsParts: Float32Array[] = [];
-      for (let k = 0; k < B; k++) {
-        const i = batch.items[k];
-        const flip = c.flip_aug && next() < 0.5;
-        lat.set(latents.get(`${i}:${flip}`)!, k * per);
-        timesteps[k] = BigInt(Math.floor(next() * 1000));
-        const cap = ds.images[i].caption;
-        ehsParts.push(
-          dynamic ? (await encoders.text(processCaption(cap, c, next))).data : texts.get(cap)!,
-        );
+      faultPoint('train.step');
+      // Graph builds and session creation (a bucket's first batch) are not step time.
+      let buildSeconds = 0;
+      const trainerFor = async (b: PlannedBatch) => {
+        const t0 = performance.now();
+        const t = await trainerOf(b);
+        buildSeconds += (performance.now() - t0) / 1000;
+        return t;
+      };
+      let r: StepResult;
+      if (micro.length === 1) {
+        const trainer = await trainerFor(micro[0]);
+        r = await trainer.step(await feedOf(micro[0], epoch * microPerEpoch + j0));
+      } else {
+        const parts: MicroBatchGradient[] = [];
+        for (let k = 0; k < micro.length; k++) {
+          const trainer = await trainerFor(micro[k]);
+          parts.push(
+            await trainer.gradient(await feedOf(micro[k], epoch * microPerEpoch + j0 + k)),
+          );
+        }
+        r = await current!.stepAccumulated(parts);
       }
-      const gen = new TorchCpuGenerator(deriveSeed(c.seed, SEED_PURPOSE.noise, s));
-      const noise = gen.randn([B, 4, h, w]);
-      if (c.noise_offset > 0) {
-        // kohya: noise + offset · randn(B, C, 1, 1), one shift per sample and channel.
-        const off = gen.randn([B, 4, 1, 1]);
-        for (let j = 0; j < noise.length; j++)
-          noise[j] += c.noise_offset * off[Math.floor(j / (h * w))];
-      }
-      const seqLen = ehsParts[0].length;
-      const ehs = new Float32Array(B * seqLen);
-      ehsParts.forEach((e, k) => ehs.set(e, k * seqLen));
-      const f32 = (shape: number[], data: Float32Array): HostTensor => ({
-        dtype: 'float32',
-        shape,
-        data,
-      });
-      const r = await trainer.step({
-        latents: f32([B, 4, h, w], lat),
-        noise: f32([B, 4, h, w], noise),
-        timesteps: { dtype: 'int64', shape: [B], data: timesteps },
-        encoder_hidden_states: f32([B, 77, seqLen / 77], ehs),
-      });
+      const trainer = current!;
       if (r.skipped) skipped++;
+      consecutiveSkips = r.skipped ? consecutiveSkips + 1 : 0;
+      if (consecutiveSkips >= MAX_CONSECUTIVE_SKIPS) throw divergedError(consecutiveSkips, r.loss);
       steps.push({ step: s, loss: r.loss, lr: r.lr, skipped: r.skipped });
-      store.runs.recordSteps(runId, [{ step: s, loss: r.loss, lr: r.lr }]);
+      faultPoint('train.db-commit');
+      // A skipped step's loss may be NaN, which SQLite stores as NULL (loss is NOT NULL): such a
+      // step has no loss point (found by test/resilience/faults-numeric).
+      if (Number.isFinite(r.loss))
+        store.runs.recordSteps(runId, [{ step: s, loss: r.loss, lr: r.lr }]);
       const done = s + 1;
-      stepSeconds += (performance.now() - tStep) / 1000;
+      stepSeconds += (performance.now() - tStep) / 1000 - buildSeconds;
       const itPerSec = (done - first) / stepSeconds;
       emit({
         type: 'progress',
@@ -398,6 +522,19 @@ export async function trainLora(
       encoderCalls: { ...encoders.calls },
       stepsPerSecond: steps.length / stepSeconds,
     };
+    if (cancelled && !current) {
+      // Cancelled before the first step (e.g. while caching): a cancel, not a failure; the
+      // newest checkpoint (if any) stays what a resume continues from.
+      const last = resumed ? join(runDir, resumed.loraFile) : '';
+      store.runs.update(runId, { status: 'cancelled', finishedAt: new Date().toISOString() });
+      emit({ type: 'done', outputPath: last, cancelled: true });
+      return {
+        ...result,
+        outputPath: last,
+        cancelled,
+        finalParams: resumed?.trainer.param ?? new Float32Array(0),
+      };
+    }
     if (!current) throw new Error('training run made no step (nothing left to train)');
     if (cancelled) {
       await checkpoint(doneSteps);
@@ -413,6 +550,7 @@ export async function trainLora(
 
     // 5. The final LoRA with kohya's metadata, and its artifacts row.
     const graph = graph0 ?? current.graph;
+    faultPoint('train.export');
     const outputPath = await exportFinalLora({
       store,
       dataDir,
@@ -421,16 +559,20 @@ export async function trainLora(
       dataset: ds,
       computeDType: dtype,
       baseModelSha256: unetW.sha256,
+      baseModelLegacyHash: await legacyModelHash(ckpt.components.unet.file),
       perEpoch,
+      batchesPerEpoch: microPerEpoch,
       totalSteps,
       steps: doneSteps,
       modules: graph.modules,
       values: unpackLoraParams(graph.layout, await current.flatParams()),
     });
+    faultPoint('train.exported');
     store.runs.update(runId, { status: 'completed', finishedAt: new Date().toISOString() });
     emit({ type: 'done', outputPath, cancelled: false });
     return { ...result, outputPath, cancelled: false, finalParams: await current.flatParams() };
-  } catch (e) {
+  } catch (caught) {
+    const e = describeRunFailure(caught);
     if (failedRun !== undefined)
       store.runs.update(failedRun, {
         status: 'failed',

@@ -1,53 +1,19 @@
 // One dataset opened: import a folder (job with progress + Cancel), the files the import
-// skipped and why, the OCR text scan with its threshold, kohya export, and the image grid.
+// skipped and why, auto-captioning, the OCR text scan with its threshold and overlay preview,
+// the quality report, kohya export, and the image grid.
 
 import { useEffect, useState, type FormEvent } from 'react';
-import type { Dataset } from '../../../core/api';
+import type { Dataset, DatasetImage } from '../../../core/api';
 import { useApiQuery, useTransport } from '../api';
 import { useMutation } from '../mutation';
 import { useNotify } from '../notifications';
-import { useJob, type JobState } from '../use-job';
-import { DatasetImageGrid } from './DatasetImageGrid';
+import { useJob } from '../use-job';
+import { DatasetJobBar as JobBar } from './DatasetJobBar';
+import { DatasetCaptionPanel } from './DatasetCaptionPanel';
+import { DatasetImageGrid, type ExternalCaptionEdit } from './DatasetImageGrid';
+import { DatasetTextOverlay } from './DatasetTextOverlay';
 import { DatasetQualityPanel } from './DatasetQualityPanel';
 import { QueryView } from './states';
-
-function JobBar(props: {
-  job: JobState;
-  active: boolean;
-  label: string;
-  testId: string;
-  onCancel: () => Promise<void>;
-}) {
-  const [cancelling, setCancelling] = useState(false);
-  const { job, active } = props;
-  useEffect(() => setCancelling(false), [job.jobId]);
-  return (
-    <div className="job-progress" data-testid={props.testId} data-status={job.status}>
-      <div className="section-header">
-        <strong>{active ? (cancelling ? 'Stopping…' : props.label) : job.status}</strong>
-        <span className="muted small">{Math.round(job.progress * 100)} %</span>
-      </div>
-      <progress max={1} value={job.progress} aria-label={`${props.label} progress`} />
-      <p className="muted small">{job.error?.message ?? job.message ?? '\u00a0'}</p>
-      {active && (
-        <div className="actions">
-          <button
-            type="button"
-            className="danger"
-            disabled={cancelling}
-            onClick={() => {
-              setCancelling(true);
-              void props.onCancel();
-            }}
-            data-testid={`${props.testId}-cancel`}
-          >
-            Cancel
-          </button>
-        </div>
-      )}
-    </div>
-  );
-}
 
 function ImportPanel(props: { dataset: Dataset; autoJobId: string | null }) {
   const transport = useTransport();
@@ -132,7 +98,7 @@ function ImportPanel(props: { dataset: Dataset; autoJobId: string | null }) {
   );
 }
 
-function ScanPanel(props: { dataset: Dataset }) {
+function ScanPanel(props: { dataset: Dataset; images: DatasetImage[] }) {
   const transport = useTransport();
   const notify = useNotify();
   const { busy, run } = useMutation();
@@ -192,6 +158,11 @@ function ScanPanel(props: { dataset: Dataset }) {
           onCancel={job.cancel}
         />
       )}
+      <DatasetTextOverlay
+        datasetId={props.dataset.id}
+        images={props.images}
+        flagRatio={percent / 100}
+      />
     </section>
   );
 }
@@ -253,6 +224,7 @@ export function DatasetEditor(props: { datasetId: number; importJobId: string | 
   const images = useApiQuery('images.list', { datasetId: props.datasetId, limit: 1000 }, [
     'images',
   ]);
+  const [external, setExternal] = useState<ExternalCaptionEdit | null>(null);
   return (
     <div data-testid="dataset-editor">
       <QueryView query={dataset} what="the dataset">
@@ -266,14 +238,22 @@ export function DatasetEditor(props: { datasetId: number; importJobId: string | 
               </span>
             </header>
             <ImportPanel key={d.id} dataset={d} autoJobId={props.importJobId} />
-            <ScanPanel dataset={d} />
+            <DatasetCaptionPanel
+              dataset={d}
+              onCaptioned={(label, changes) =>
+                setExternal((e) => ({ seq: (e?.seq ?? 0) + 1, label, changes }))
+              }
+            />
+            <ScanPanel dataset={d} images={images.data?.items ?? []} />
             <DatasetQualityPanel dataset={d} images={images.data?.items ?? []} />
             <ExportPanel dataset={d} />
           </>
         )}
       </QueryView>
       <QueryView query={images} what="images">
-        {(list) => <DatasetImageGrid images={list.items} />}
+        {(list) => (
+          <DatasetImageGrid datasetId={props.datasetId} images={list.items} external={external} />
+        )}
       </QueryView>
     </div>
   );

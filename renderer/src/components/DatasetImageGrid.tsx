@@ -3,7 +3,7 @@
 // the selection or all, tag counts with click-to-filter, undo of the last caption change).
 
 import { useEffect, useMemo, useState } from 'react';
-import type { DatasetImage } from '../../../core/api';
+import type { CaptionChange, DatasetImage } from '../../../core/api';
 import { useTransport } from '../api';
 import { addTag, removeTag, replaceText, splitTags, tagFrequency } from '../caption-tools';
 import { useMutation } from '../mutation';
@@ -13,7 +13,7 @@ export function thumbFileUrl(id: number): string {
   return `/files/thumbs/${id}.webp`;
 }
 
-function Thumbnail(props: { image: DatasetImage }) {
+export function Thumbnail(props: { image: DatasetImage }) {
   const transport = useTransport();
   const { image } = props;
   const [src, setSrc] = useState<string | null>(
@@ -50,13 +50,18 @@ function Thumbnail(props: { image: DatasetImage }) {
   );
 }
 
-interface CaptionChange {
-  id: number;
-  before: string;
-  after: string;
+/** Caption edits made elsewhere (auto-captioning) that join the undo history; `seq` orders them. */
+export interface ExternalCaptionEdit {
+  seq: number;
+  label: string;
+  changes: CaptionChange[];
 }
 
-export function DatasetImageGrid(props: { images: DatasetImage[] }) {
+export function DatasetImageGrid(props: {
+  datasetId: number;
+  images: DatasetImage[];
+  external?: ExternalCaptionEdit | null;
+}) {
   const transport = useTransport();
   const notify = useNotify();
   const { busy, run } = useMutation();
@@ -66,6 +71,12 @@ export function DatasetImageGrid(props: { images: DatasetImage[] }) {
   const [replacement, setReplacement] = useState('');
   const [tag, setTag] = useState('');
   const [history, setHistory] = useState<{ label: string; changes: CaptionChange[] }[]>([]);
+  const { external } = props;
+  useEffect(() => {
+    if (external?.changes.length) {
+      setHistory((h) => [...h.slice(-49), { label: external.label, changes: external.changes }]);
+    }
+  }, [external]);
 
   const tags = useMemo(() => tagFrequency(props.images.map((i) => i.caption)), [props.images]);
   const shown = tagFilter
@@ -80,7 +91,11 @@ export function DatasetImageGrid(props: { images: DatasetImage[] }) {
       return;
     }
     const done = await run(`Could not save captions (${label})`, async () => {
-      for (const c of real) await transport.call('images.update', { id: c.id, caption: c.after });
+      // One call, one transaction: a bulk edit (or its undo) is never half applied.
+      await transport.call('datasets.setCaptions', {
+        datasetId: props.datasetId,
+        captions: real.map((c) => ({ id: c.id, caption: c.after })),
+      });
       return true;
     });
     if (done && record) setHistory((h) => [...h.slice(-49), { label, changes: real }]);

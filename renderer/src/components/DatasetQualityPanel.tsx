@@ -1,9 +1,11 @@
-// The quality report (datasets.quality): near-duplicates, too-small, blurry and odd-aspect
-// images with the core's keep/exclude suggestion for each; one button applies the exclusions.
+// The quality report (datasets.quality, kept and re-read with datasets.report): near-duplicates,
+// too-small, blurry and odd-aspect images with the core's keep/exclude suggestion for each. The
+// artist accepts or overrides each suggestion, then applies the decisions in one go.
 
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { Dataset, DatasetImage } from '../../../core/api';
-import { useTransport } from '../api';
+import { useApiQuery, useTransport } from '../api';
+import { formatDate } from '../format';
 import { useMutation } from '../mutation';
 import { useNotify } from '../notifications';
 import { useJob } from '../use-job';
@@ -14,8 +16,10 @@ interface Suggestion {
   reasons: string[];
 }
 
-function suggestionsOf(result: unknown): Suggestion[] | null {
-  const list = (result as { suggestions?: unknown } | undefined)?.suggestions;
+type Decision = 'exclude' | 'keep' | 'ignore';
+
+function suggestionsOf(report: unknown): Suggestion[] | null {
+  const list = (report as { suggestions?: unknown } | undefined)?.suggestions;
   return Array.isArray(list) ? (list as Suggestion[]) : null;
 }
 
@@ -23,16 +27,22 @@ export function DatasetQualityPanel(props: { dataset: Dataset; images: DatasetIm
   const transport = useTransport();
   const notify = useNotify();
   const { busy, run } = useMutation();
-  const [applied, setApplied] = useState(false);
+  const stored = useApiQuery('datasets.report', { id: props.dataset.id }, ['datasets']);
+  const { reload } = stored;
+  const [decisions, setDecisions] = useState<Record<number, Decision>>({});
   const job = useJob((j) => {
+    if (j.status === 'done') reload();
     if (j.status === 'error') notify.error('Quality report failed', new Error(j.error?.message));
   });
-  const suggestions = job.job?.status === 'done' ? suggestionsOf(job.job.result) : null;
-  const toExclude = (suggestions ?? []).filter((s) => s.action === 'exclude');
+  const suggestions = stored.data ? suggestionsOf(stored.data.report) : null;
+  // A new report starts from its own suggestions.
+  const reportAt = stored.data?.createdAt;
+  useEffect(() => setDecisions({}), [reportAt]);
   const names = new Map(props.images.map((i) => [i.id, i.relPath ?? i.path]));
+  const present = (suggestions ?? []).filter((s) => names.has(s.id));
+  const decided = (s: Suggestion): Decision => decisions[s.id] ?? s.action;
 
   const start = async () => {
-    setApplied(false);
     const started = await run('Could not start the quality report', () =>
       transport.call('datasets.quality', { datasetId: props.dataset.id }),
     );
@@ -40,16 +50,21 @@ export function DatasetQualityPanel(props: { dataset: Dataset; images: DatasetIm
   };
 
   const apply = async () => {
-    const done = await run('Could not exclude the images', async () => {
-      for (const s of toExclude) {
-        await transport.call('images.update', { id: s.id, flags: { excluded: true } });
+    let excluded = 0;
+    let kept = 0;
+    const done = await run('Could not apply the decisions', async () => {
+      for (const s of present) {
+        const d = decided(s);
+        if (d === 'ignore') continue;
+        // Keep pins the image: automatic filters (dedup, OCR) never exclude it afterwards.
+        const flags = d === 'exclude' ? { excluded: true } : { excluded: false, keep: true };
+        await transport.call('images.update', { id: s.id, flags });
+        if (d === 'exclude') excluded++;
+        else kept++;
       }
       return true;
     });
-    if (done) {
-      setApplied(true);
-      notify.success(`${toExclude.length} image(s) excluded`);
-    }
+    if (done) notify.success(`${excluded} image(s) excluded, ${kept} kept`);
   };
 
   return (
@@ -66,21 +81,38 @@ export function DatasetQualityPanel(props: { dataset: Dataset; images: DatasetIm
             ? `Checking… ${Math.round((job.job?.progress ?? 0) * 100)} %`
             : 'Check quality'}
         </button>
-        {toExclude.length > 0 && !applied && (
+        {present.length > 0 && (
           <button type="button" onClick={apply} disabled={busy} data-testid="quality-apply">
-            Exclude {toExclude.length} suggested
+            Apply {present.length} decision{present.length === 1 ? '' : 's'}
           </button>
         )}
+        {stored.data && (
+          <span className="muted small">Report of {formatDate(stored.data.createdAt)}</span>
+        )}
       </div>
-      {suggestions && suggestions.length === 0 && (
+      {suggestions && present.length === 0 && (
         <p className="muted small">No duplicates, tiny, blurry or odd-shaped images found.</p>
       )}
-      {suggestions && suggestions.length > 0 && (
+      {present.length > 0 && (
         <ul data-testid="quality-suggestions">
-          {suggestions.map((s) => (
-            <li key={s.id}>
-              <span className="mono">{names.get(s.id) ?? `#${s.id}`}</span> —{' '}
-              <strong>{s.action}</strong>: <span className="muted">{s.reasons.join(' ')}</span>
+          {present.map((s) => (
+            <li key={s.id} data-testid="quality-suggestion">
+              <span className="mono">{names.get(s.id)}</span> —{' '}
+              <span className="muted">{s.reasons.join(' ')}</span>{' '}
+              <select
+                aria-label={`Decision for ${names.get(s.id)}`}
+                value={decided(s)}
+                onChange={(e) =>
+                  setDecisions((d) => ({ ...d, [s.id]: e.target.value as Decision }))
+                }
+                data-testid="quality-decision"
+              >
+                <option value="exclude">
+                  Exclude{s.action === 'exclude' ? ' (suggested)' : ''}
+                </option>
+                <option value="keep">Keep{s.action === 'keep' ? ' (suggested)' : ''}</option>
+                <option value="ignore">Leave as is</option>
+              </select>
             </li>
           ))}
         </ul>

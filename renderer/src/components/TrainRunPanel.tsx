@@ -69,14 +69,19 @@ export function TrainRunPanel(props: { runId: number }) {
   const lr: SeriesPoint[] = sorted.map(([step, v]) => ({ step, value: v.lr }));
 
   const active = r.status === 'running' || r.status === 'queued';
-  const canResume = r.status === 'paused' || r.status === 'cancelled' || r.status === 'failed';
+  const canResume =
+    r.status === 'paused' ||
+    r.status === 'cancelled' ||
+    r.status === 'failed' ||
+    r.status === 'interrupted';
   const done = sorted.length ? sorted[sorted.length - 1][0] + 1 : 0;
   const total = live.total ?? r.config.maxSteps;
   const artifact = r.artifacts[0];
   const loraModel = artifact && loras.data?.find((m) => m.path === artifact.path);
+  const trainsTextEncoder = r.runConfig?.network_train_unet_only === false;
   const dynamic =
     live.dynamicCaptions ??
-    Boolean(r.runConfig?.shuffle_caption || r.runConfig?.caption_dropout_rate);
+    Boolean(r.runConfig?.shuffle_caption || r.runConfig?.caption_dropout_rate || trainsTextEncoder);
 
   const act = (label: string, action: () => Promise<unknown>) =>
     run(label, action).then((res) => res !== undefined && details.reload());
@@ -144,7 +149,9 @@ export function TrainRunPanel(props: { runId: number }) {
       {active && live.message && <p className="small muted">{live.message}</p>}
       {dynamic && (
         <p className="small muted" data-testid="train-dynamic-captions">
-          Captions change every step (shuffle / dropout): text embeddings are computed per step.
+          {trainsTextEncoder
+            ? 'The text encoder is trained (its LoRA runs inside the step graph): text embeddings are computed per step, not cached.'
+            : 'Captions change every step (shuffle / dropout): text embeddings are computed per step.'}
         </p>
       )}
       {r.error && <p className="small error-text">{r.error}</p>}

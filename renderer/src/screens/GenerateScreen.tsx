@@ -53,6 +53,23 @@ export function GenerateScreen() {
     );
   }, [loraList]);
 
+  // `#/generate?generation=<id>` (History's "Send to Generate") fills the form from that image.
+  const [sentFrom] = useState(() =>
+    Number(new URLSearchParams(window.location.hash.split('?')[1] ?? '').get('generation')),
+  );
+  useEffect(() => {
+    if (!sentFrom || !checkpointList) return;
+    let cancelled = false;
+    transport.call('generations.get', { id: sentFrom }).then(
+      (g) => !cancelled && void sendGeneration(g),
+      (error: unknown) => !cancelled && notify.error('Could not open that image', error),
+    );
+    return () => {
+      cancelled = true;
+    };
+    // Once, when the checkpoints are known (the form matches the image's model against them).
+  }, [sentFrom, checkpointList === undefined]);
+
   const running = job !== null && !isFinished(job.status);
   const latestIds = job?.status === 'done' ? job.generations.map((g) => g.id) : [];
   const lastSeed = job?.generations[0]?.seed ?? gallery.data?.items[0]?.seed ?? null;

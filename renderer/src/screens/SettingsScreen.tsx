@@ -117,6 +117,27 @@ function ProviderTable(props: { providers: SystemInfo['executionProviders'] }) {
   );
 }
 
+// Where the A1111 `parameters` text goes for each format (core/library/output-format.ts).
+const FORMAT_NOTE: Record<Settings['defaultOutputFormat'], string> = {
+  png: 'PNG keeps the generation parameters in its A1111 “parameters” text chunk.',
+  jpeg: 'JPEG keeps the parameters in EXIF UserComment (as A1111 does), plus a .txt beside the image when the prompt has non-ASCII characters.',
+  webp: 'WebP keeps the parameters in EXIF UserComment (as A1111 does), plus a .txt beside the image when the prompt has non-ASCII characters.',
+};
+
+/** The default checkpoint and VAE (set on the Models screen): used when a request names none. */
+function DefaultModels(props: { settings: Settings }) {
+  const models = useApiQuery('models.list', {}, ['models']);
+  const name = (id: number | null) =>
+    id === null ? 'none' : (models.data?.find((m) => m.id === id)?.name ?? `#${id}`);
+  return (
+    <p className="small" data-testid="settings-defaults">
+      Default checkpoint: <span className="strong">{name(props.settings.defaultCheckpointId)}</span>{' '}
+      · default VAE: <span className="strong">{name(props.settings.defaultVaeId)}</span>{' '}
+      <span className="muted">(set them on the Models screen; used when a job names none)</span>
+    </p>
+  );
+}
+
 function PreferencesForm(props: {
   settings: Settings;
   providers: SystemInfo['executionProviders'] | undefined;
@@ -229,6 +250,13 @@ function PreferencesForm(props: {
           Keep the model loaded between jobs
         </label>
       </div>
+      <p className="muted small" data-testid="settings-format-note">
+        {FORMAT_NOTE[outputFormat]} CPU threads apply to models loaded from now on;
+        {keepModelWarm
+          ? ' the model stays loaded after a job, so the next one starts at once.'
+          : ' the model is unloaded after each job (less memory, slower next start).'}
+      </p>
+      <DefaultModels settings={props.settings} />
       <ModelFoldersField value={modelDirs} onChange={setModelDirs} />
       <div className="field">
         <label htmlFor="settings-output-dir">Output folder (empty: inside the data folder)</label>

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { Dataset, Model, TrainingRun } from '../../../core/api';
 import { useApiQuery, useTransport } from '../api';
 import { ConfirmButton } from '../components/ConfirmButton';
+import { DemoCard } from '../components/DemoCard';
 import { EmptyState, QueryView } from '../components/states';
 import { TrainRunPanel } from '../components/TrainRunPanel';
 import { describeError, formatDate, formatNumber } from '../format';
@@ -41,6 +42,7 @@ export function TrainScreen() {
           keep their settings, loss history, checkpoints and outputs.
         </p>
       </header>
+      <DemoCard />
       <NewRunForm
         datasets={datasets.data ?? []}
         checkpoints={checkpoints.data ?? []}
@@ -344,13 +346,60 @@ function NewRunForm(props: {
           onChange={(v) => update({ captionDropoutRate: v })}
         />
       </div>
+      <div className="field-row">
+        <label className="inline-field">
+          <input
+            type="checkbox"
+            data-testid="train-text-encoder"
+            checked={form.trainTextEncoder}
+            onChange={(e) => update({ trainTextEncoder: e.target.checked })}
+          />
+          Train the text encoder too
+        </label>
+        {form.trainTextEncoder && (
+          <NumberField
+            id="run-te-lr"
+            label="Text encoder LR"
+            value={form.textEncoderLr}
+            min={0}
+            step="any"
+            onChange={(v) => update({ textEncoderLr: v })}
+          />
+        )}
+        <NumberField
+          id="run-conv-dim"
+          label="LoCon conv dim (0: off)"
+          value={form.convDim}
+          min={0}
+          onChange={(v) => update({ convDim: v })}
+        />
+        {form.convDim > 0 && (
+          <NumberField
+            id="run-conv-alpha"
+            label="LoCon conv alpha"
+            value={form.convAlpha}
+            min={0}
+            step="any"
+            onChange={(v) => update({ convAlpha: v })}
+          />
+        )}
+        <NumberField
+          id="run-grad-accum"
+          label="Gradient accumulation steps"
+          value={form.gradientAccumulation}
+          min={1}
+          onChange={(v) => update({ gradientAccumulation: v })}
+        />
+      </div>
       <p className="small muted" data-testid="vram-estimate">
         Estimated GPU memory: <strong>{vram.totalGb.toFixed(1)} GB</strong> (estimate: fp16 UNet{' '}
         {vram.weightsGb.toFixed(1)} GB + activations {vram.activationsGb.toFixed(1)} GB + LoRA and
         optimizer {vram.loraGb.toFixed(2)} GB + runtime {vram.runtimeGb.toFixed(1)} GB). On the CPU
         it is system memory.
-        {(form.shuffleCaption || form.captionDropoutRate > 0) &&
-          ' Captions change per step, so text embeddings are computed per step (slower).'}
+        {form.trainTextEncoder
+          ? ' The text encoder is trained, so text embeddings are computed per step inside the training step (no embedding cache; slower).'
+          : (form.shuffleCaption || form.captionDropoutRate > 0) &&
+            ' Captions change per step, so text embeddings are computed per step (slower).'}
       </p>
       {errors && (
         <p className="notice panel-error preline" role="alert" data-testid="train-errors">
@@ -398,6 +447,17 @@ function RunTable(props: {
       transport.call('runs.start', { runId: item.id }),
     );
     if (started) {
+      props.onSelect(item.id);
+      props.onChanged();
+    }
+  };
+  // A run a closed or crashed app left behind: one click continues it from its checkpoint.
+  const resume = async (item: TrainingRun) => {
+    const resumed = await run(`Could not resume “${item.name}”`, () =>
+      transport.call('runs.resume', { id: item.id }),
+    );
+    if (resumed) {
+      notify.success(`Resuming “${item.name}”`);
       props.onSelect(item.id);
       props.onChanged();
     }
@@ -453,6 +513,17 @@ function RunTable(props: {
               {item.status === 'draft' && (
                 <button type="button" disabled={busy} onClick={() => start(item)}>
                   Start
+                </button>
+              )}
+              {item.status === 'interrupted' && (
+                <button
+                  type="button"
+                  className="primary"
+                  disabled={busy}
+                  data-testid={`resume-run-${item.id}`}
+                  onClick={() => resume(item)}
+                >
+                  Resume
                 </button>
               )}
               <ConfirmButton

@@ -1,0 +1,371 @@
+// `lora-studio demo` and the app's "Try the demo" button: the whole product on the built-in
+// tiny model, offline, on the CPU. Every step goes through the same API the UI uses (import,
+// OCR scan, caption check, kohya export, training run), then the LoRA is compared with the
+// base model in two grids rendered by the generation path, and an image statistic says
+// whether the LoRA moved the images toward the dataset.
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import type { Api, ApiEvent, ApiOutput } from '../api.js';
+import { GenerationEngine } from '../generate/index.js';
+import {
+  renderBeforeAfter,
+  renderStrengthSweep,
+  saveGrid,
+  type GridResult,
+} from '../library/index.js';
+import { DEMO_GENERATION } from './check.js';
+import { paletteHistogram, histogramDistance } from './image-stats.js';
+import { SAMPLE_CONCEPT } from './sample-dataset.js';
+
+export interface DemoPaths {
+  /** The built-in base model (diffusers folder). */
+  model: string;
+  /** The sample dataset (kohya folder layout). */
+  dataset: string;
+}
+
+export interface DemoOptions {
+  paths: DemoPaths;
+  /** Where the LoRA, grids and report are written (created). */
+  outputDir: string;
+  /** Work folder for the exported training set (inside the data dir). */
+  workDir: string;
+  /** Model cache for grid rendering. */
+  cacheDir: string;
+  /** The app's data dir: when given, the grids are also saved to the LoRA's library entry. */
+  dataDir?: string;
+  /** Training steps (default 300; the CI test uses fewer). */
+  steps?: number;
+  /** Grid prompts (default three "a pink star on a … background"). */
+  prompts?: string[];
+  onProgress?: (p: DemoProgress) => void;
+  signal?: AbortSignal;
+}
+
+export type DemoPhase = 'model' | 'import' | 'ocr' | 'captions' | 'train' | 'grids' | 'done';
+
+export interface DemoProgress {
+  phase: DemoPhase;
+  /** 0…1 within the phase. */
+  progress: number;
+  message: string;
+  loss?: number;
+}
+
+export interface DemoReport {
+  outputDir: string;
+  lora: string;
+  grids: { beforeAfter: string; strengthSweep: string };
+  /** Library grid ids (library.image) when saved to the library, else null. */
+  gridIds: { beforeAfter: string; strengthSweep: string } | null;
+  /** The LoRA's id in the model registry. */
+  loraModelId: number;
+  datasetId: number;
+  runId: number;
+  images: { imported: number; skipped: number; flaggedByOcr: number; uncaptioned: number };
+  /** Loss: mean of the first and of the last tenth of the steps (single steps are noisy). */
+  training: { steps: number; startLoss: number; endLoss: number; seconds: number };
+  /**
+   * Palette-histogram distance of the grid cells to the dataset's images (0 = same colours):
+   * before = without the LoRA, after = strength 1. The LoRA worked when after < before.
+   */
+  closeness: { before: number; after: number; sweep: { strength: number; distance: number }[] };
+}
+
+export const DEMO_PROMPTS: readonly string[] = [
+  'a pink star on a blue background',
+  'a pink star on a yellow background',
+  'a pink star on a black background',
+];
+
+/** The demo's training run in kohya names (everything else: the run config defaults). */
+export function demoRunConfig(o: { model: string; dataset: string; steps: number }) {
+  return {
+    pretrained_model_name_or_path: o.model,
+    train_data_dir: o.dataset,
+    output_name: 'pink_star',
+    network_dim: 8,
+    network_alpha: 8,
+    learning_rate: 1e-3,
+    lr_scheduler: 'constant' as const,
+    resolution: 64,
+    min_bucket_reso: 64,
+    max_bucket_reso: 128,
+    train_batch_size: 4,
+    max_train_steps: o.steps,
+    save_every_n_epochs: 0,
+    save_every_n_steps: Math.max(50, Math.ceil(o.steps / 4)),
+    seed: 1234,
+    sample_every_n_steps: 0,
+  };
+}
+
+function throwIfAborted(signal?: AbortSignal) {
+  if (signal?.aborted) throw Object.assign(new Error('demo cancelled'), { name: 'AbortError' });
+}
+
+/** Resolves with a job's result when it is done; rejects with its error or on cancel. */
+export function waitForJob(
+  api: Api,
+  jobId: string,
+  onProgress?: (e: Extract<ApiEvent, { status: 'progress' }>) => void,
+  signal?: AbortSignal,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      off();
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const off = api.onEvent((e) => {
+      if (!('jobId' in e) || e.jobId !== jobId) return;
+      if (e.status === 'progress') onProgress?.(e);
+      else if (e.status === 'done') finish(() => resolve(e.result));
+      else if (e.status === 'error') finish(() => reject(new Error(e.error.message)));
+      else if (e.status === 'cancelled')
+        finish(() => reject(new Error(`job ${jobId} was cancelled`)));
+    });
+    const onAbort = () => {
+      void api.call('jobs.cancel', { jobId }).catch(() => {});
+      finish(() => reject(Object.assign(new Error('demo cancelled'), { name: 'AbortError' })));
+    };
+    signal?.addEventListener('abort', onAbort);
+    // The job may have ended before we subscribed.
+    void api.call('jobs.get', { jobId }).then(
+      (j) => {
+        if (j.status === 'done') finish(() => resolve(undefined));
+        else if (j.status === 'error')
+          finish(() => reject(new Error(j.error?.message ?? `job ${jobId} failed`)));
+        else if (j.status === 'cancelled')
+          finish(() => reject(new Error(`job ${jobId} was cancelled`)));
+      },
+      (e: unknown) => finish(() => reject(e as Error)),
+    );
+  });
+}
+
+async function demoModelId(api: Api, model: string): Promise<number> {
+  const known = (await api.call('models.list', { kind: 'checkpoint' })).find(
+    (m) => m.path === model,
+  );
+  if (known) return known.id;
+  const added = await api.call('models.add', {
+    path: model,
+    kind: 'checkpoint',
+    family: 'sd15',
+    name: 'LoRA Studio demo (tiny SD1.x)',
+  });
+  return added.id;
+}
+
+async function rgbOf(png: Buffer | string): Promise<{ rgb: Uint8Array; pixels: number }> {
+  const { data, info } = await sharp(png)
+    .removeAlpha()
+    .resize(64, 64, { fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { rgb: new Uint8Array(data), pixels: info.width * info.height };
+}
+
+/** Mean palette histogram of the dataset's training images. */
+async function datasetHistogram(dir: string): Promise<number[]> {
+  const files: string[] = [];
+  for (const sub of await readdir(dir, { withFileTypes: true }))
+    if (sub.isDirectory())
+      for (const f of await readdir(join(dir, sub.name)))
+        if (/\.(png|jpe?g|webp)$/i.test(f)) files.push(join(dir, sub.name, f));
+  const sum: number[] = [];
+  for (const f of files) {
+    const h = paletteHistogram((await rgbOf(f)).rgb);
+    h.forEach((v, i) => (sum[i] = (sum[i] ?? 0) + v / files.length));
+  }
+  return sum;
+}
+
+async function cellDistance(cell: Buffer, target: readonly number[]): Promise<number> {
+  return histogramDistance(paletteHistogram((await rgbOf(cell)).rgb), target);
+}
+
+const meanOf = (v: readonly number[]) =>
+  v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN;
+
+/** Runs the demo end to end through `api`. */
+export async function runDemo(api: Api, o: DemoOptions): Promise<DemoReport> {
+  const steps = o.steps ?? 300;
+  const prompts = o.prompts ?? [...DEMO_PROMPTS];
+  const say = (phase: DemoPhase, progress: number, message: string, loss?: number) =>
+    o.onProgress?.({ phase, progress, message, ...(loss === undefined ? {} : { loss }) });
+
+  say('model', 0, `base model ${o.paths.model}`);
+  const baseModelId = await demoModelId(api, o.paths.model);
+  throwIfAborted(o.signal);
+
+  const dataset = await api.call('datasets.create', {
+    name: `Demo: pink stars ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`,
+    description: 'The sample dataset of `lora-studio demo`: a shape the base model never saw.',
+  });
+  say('import', 0, `importing ${o.paths.dataset}`);
+  const imp = await api.call('datasets.import', { datasetId: dataset.id, folder: o.paths.dataset });
+  await waitForJob(
+    api,
+    imp.jobId,
+    (e) => say('import', e.progress, e.message ?? 'importing'),
+    o.signal,
+  );
+
+  say('ocr', 0, 'looking for text and watermarks');
+  const scan = await api.call('datasets.scanText', { datasetId: dataset.id });
+  await waitForJob(
+    api,
+    scan.jobId,
+    (e) => say('ocr', e.progress, e.message ?? 'scanning'),
+    o.signal,
+  );
+  const after = await api.call('datasets.get', { id: dataset.id });
+  say('ocr', 1, `${after.flaggedCount} image(s) with text left out of training`);
+
+  const uncaptioned = (
+    await api.call('images.list', { datasetId: dataset.id, filter: 'uncaptioned', limit: 1 })
+  ).total;
+  if (uncaptioned > 0)
+    throw new Error(
+      `${uncaptioned} image(s) of the demo dataset have no caption; the sample dataset is incomplete — reinstall the app`,
+    );
+  say('captions', 1, `all ${after.imageCount} images have captions`);
+
+  const trainDir = join(o.workDir, `dataset-${dataset.id}`);
+  await api.call('datasets.exportKohya', {
+    datasetId: dataset.id,
+    folder: trainDir,
+    overwrite: true,
+  });
+  throwIfAborted(o.signal);
+
+  say('train', 0, `training a LoRA for ${steps} steps`);
+  const started = performance.now();
+  const losses: number[] = [];
+  const { jobId, runId } = await api.call('runs.start', {
+    name: 'pink_star',
+    datasetId: dataset.id,
+    baseModelId,
+    config: demoRunConfig({ model: o.paths.model, dataset: trainDir, steps }),
+  });
+  await waitForJob(
+    api,
+    jobId,
+    (e) => {
+      if (e.loss !== undefined) losses.push(e.loss);
+      const eta = e.etaSeconds === undefined ? '' : `, ${Math.round(e.etaSeconds)} s left`;
+      say('train', e.progress, `step ${e.step ?? 0}/${steps}${eta}`, e.loss);
+    },
+    o.signal,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const artifacts: ApiOutput<'artifacts.list'> = await api.call('artifacts.list', { runId });
+  const final = artifacts.filter((a) => a.path.endsWith('.safetensors')).at(-1);
+  if (!final) throw new Error(`training run #${runId} finished without a LoRA file`);
+
+  await mkdir(o.outputDir, { recursive: true });
+  const lora = join(o.outputDir, `${SAMPLE_CONCEPT.color}_${SAMPLE_CONCEPT.shape}.safetensors`);
+  await copyFile(final.path, lora);
+
+  say('grids', 0, 'rendering before/after and strength sweep');
+  const engine = new GenerationEngine({ cacheDir: o.cacheDir, intraOpNumThreads: 1 });
+  const common = {
+    modelPath: o.paths.model,
+    lora,
+    prompts,
+    seed: 7,
+    ...DEMO_GENERATION,
+    signal: o.signal,
+  };
+  let beforeAfter: GridResult;
+  let sweep: GridResult;
+  const strengths = [0, 0.5, 1];
+  try {
+    beforeAfter = await renderBeforeAfter(engine, {
+      ...common,
+      onProgress: (d, t) => say('grids', (0.5 * d) / t, `before/after ${d}/${t}`),
+    });
+    sweep = await renderStrengthSweep(engine, {
+      ...common,
+      strengths,
+      onProgress: (d, t) => say('grids', 0.5 + (0.5 * d) / t, `strength sweep ${d}/${t}`),
+    });
+  } finally {
+    await engine.dispose();
+  }
+  const grids = {
+    beforeAfter: join(o.outputDir, 'before-after.png'),
+    strengthSweep: join(o.outputDir, 'strength-sweep.png'),
+  };
+  await writeFile(grids.beforeAfter, beforeAfter.png);
+  await writeFile(grids.strengthSweep, sweep.png);
+  // Training registered the run's LoRA; the grids join its library entry.
+  const registered = (await api.call('models.list', { kind: 'lora' })).find(
+    (m) => m.path === final.path,
+  );
+  const loraModelId =
+    registered?.id ?? (await api.call('models.add', { path: final.path, kind: 'lora' })).id;
+  let gridIds: DemoReport['gridIds'] = null;
+  if (o.dataDir) {
+    const settings = { ...DEMO_GENERATION, prompts, source: 'demo' };
+    const ba = await saveGrid(
+      o.dataDir,
+      { loraModelId, kind: 'before-after', seed: common.seed, settings },
+      beforeAfter,
+    );
+    const sw = await saveGrid(
+      o.dataDir,
+      { loraModelId, kind: 'strength-sweep', seed: common.seed, settings },
+      sweep,
+    );
+    gridIds = { beforeAfter: ba.id, strengthSweep: sw.id };
+  }
+
+  const target = await datasetHistogram(trainDir);
+  const mean = async (cells: GridResult['cells']) => {
+    let s = 0;
+    for (const c of cells) s += await cellDistance(c.image, target);
+    return s / cells.length;
+  };
+  const closeness = {
+    before: await mean(beforeAfter.cells.filter((c) => c.strength === null)),
+    after: await mean(beforeAfter.cells.filter((c) => c.strength !== null)),
+    sweep: await Promise.all(
+      strengths.map(async (strength) => ({
+        strength,
+        distance: await mean(sweep.cells.filter((c) => c.strength === strength)),
+      })),
+    ),
+  };
+  const report: DemoReport = {
+    outputDir: o.outputDir,
+    lora,
+    grids,
+    gridIds,
+    loraModelId,
+    datasetId: dataset.id,
+    runId,
+    images: {
+      imported: after.imageCount,
+      skipped: after.skipped.length,
+      flaggedByOcr: after.flaggedCount,
+      uncaptioned,
+    },
+    training: {
+      steps,
+      startLoss: meanOf(losses.slice(0, Math.max(1, Math.ceil(losses.length / 10)))),
+      endLoss: meanOf(losses.slice(-Math.max(1, Math.ceil(losses.length / 10)))),
+      seconds,
+    },
+    closeness,
+  };
+  await writeFile(join(o.outputDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  say('done', 1, `done: ${o.outputDir}`);
+  return report;
+}
