@@ -45,7 +45,10 @@ async function crash(): Promise<void> {
           'final LoRA max |Δ| vs uninterrupted run',
           r.finalMaxDiff.map((d) => d.toExponential(1)).join(' '),
         ],
-        ['orphan temp files (never visible as valid)', r.orphanTmpFiles],
+        [
+          'orphan temp files left: run folders / caches+loras',
+          `${r.orphanTmpFiles.runs} / ${r.orphanTmpFiles.other}`,
+        ],
         ['problems', r.problems.length + r.kills.flatMap((x) => x.problems).length],
         ['seconds', r.seconds.toFixed(0)],
       ],

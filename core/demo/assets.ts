@@ -4,13 +4,24 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { unpackedPath } from '../store/data-dir.js';
 import type { DemoPaths } from './demo-flow.js';
 
-/** The assets folder: $LORA_STUDIO_ASSETS, else `<package root>/assets`. */
+/**
+ * The assets folder: $LORA_STUDIO_ASSETS, else `<package root>/assets` — the nearest folder up
+ * from this module with a package.json (core/demo in a checkout, dist/core/demo when built), its
+ * unpacked copy in a packaged app.
+ */
 export function assetsDir(): string {
   const env = process.env.LORA_STUDIO_ASSETS;
   if (env) return resolve(env);
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets');
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the app folder (no package.json above core/demo)');
+    dir = up;
+  }
+  return unpackedPath(join(dir, 'assets'));
 }
 
 /** The demo's model and dataset; throws naming what is missing (a broken install). */

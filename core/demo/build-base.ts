@@ -24,6 +24,7 @@ import {
   BASE_COLORS,
   BASE_SHAPES,
   mulberry32,
+  renderRandomColorSet,
   renderShapeSet,
   rgbToChw,
   type ShapeImage,
@@ -68,7 +69,7 @@ export interface BuildBaseOptions {
 
 export const DEFAULT_BUILD_BASE: Omit<BuildBaseOptions, 'outDir'> = {
   seed: 20261123,
-  vaeSteps: 1500,
+  vaeSteps: 3000,
   unetSteps: 4000,
   perCombination: 8,
   float16: false,
@@ -92,7 +93,7 @@ function every(steps: number): number {
 }
 
 async function trainVae(
-  images: readonly ShapeImage[],
+  images: readonly Uint8Array[],
   o: BuildBaseOptions,
   log: (s: string) => void,
 ) {
@@ -106,7 +107,7 @@ async function trainVae(
   });
   const next = mulberry32(o.seed + 2);
   const S = DEMO_IMAGE_SIZE;
-  const chw = images.map((im) => rgbToChw(im.rgb, S));
+  const chw = images.map((rgb) => rgbToChw(rgb, S));
   const latentSide = VAE_CROP / 8;
   const t0 = performance.now();
   let avg = 0;
@@ -399,7 +400,18 @@ export async function buildDemoBaseModel(o: BuildBaseOptions): Promise<BuildBase
         params: await readFloat32(join(o.from, 'vae', 'diffusion_pytorch_model.safetensors')),
         seconds: 0,
       }
-    : await trainVae(images, o, log);
+    : await trainVae(
+        [
+          ...images.map((im) => im.rgb),
+          ...renderRandomColorSet({
+            size: DEMO_IMAGE_SIZE,
+            seed: o.seed + 6,
+            count: images.length,
+          }),
+        ],
+        o,
+        log,
+      );
   const vaeSpecs = buildVaeTrainGraph(vae.cfg, { batch: 1, size: VAE_CROP, klWeight: 0 }).params;
   const vaeWeights = toWeightTensors(vae.params, vaeSpecs);
   const enc = await encodeAll(images, vae, vaeWeights, o.threads);

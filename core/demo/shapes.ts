@@ -83,11 +83,18 @@ function insidePolygon(pts: readonly [number, number][], x: number, y: number): 
 
 const SUPERSAMPLE = 4;
 
-/** Render one image: RGB bytes [size·size·3], edges anti-aliased by 4×4 supersampling. */
-export function renderShape(s: ShapeSpec, size: number): Uint8Array {
+/**
+ * Render one image: RGB bytes [size·size·3], edges anti-aliased by 4×4 supersampling. `rgb`
+ * overrides the named colours (the VAE learns from arbitrary colours).
+ */
+export function renderShape(
+  s: ShapeSpec,
+  size: number,
+  rgb?: { fg: readonly number[]; bg: readonly number[] },
+): Uint8Array {
   const out = new Uint8Array(size * size * 3);
-  const fg = SHAPE_COLORS[s.color];
-  const bg = SHAPE_COLORS[s.background];
+  const fg = rgb?.fg ?? SHAPE_COLORS[s.color];
+  const bg = rgb?.bg ?? SHAPE_COLORS[s.background];
   const pts = s.shape === 'circle' ? [] : polygon(s);
   const r2 = s.radius * s.radius;
   const inside = (x: number, y: number) =>
@@ -152,6 +159,34 @@ export function renderShapeSet(o: ShapeSetOptions): ShapeImage[] {
     caption: shapeCaption(spec),
     rgb: renderShape(spec, o.size),
   }));
+}
+
+/**
+ * Shapes of every kind in uniformly random colours: what the VAE trains on, so that it can encode
+ * colours and shapes the base model was never taught (the LoRA's pink stars).
+ */
+export function renderRandomColorSet(o: {
+  size: number;
+  seed: number;
+  count: number;
+}): Uint8Array[] {
+  const next = mulberry32(o.seed);
+  const kinds: ShapeKind[] = ['circle', 'square', 'triangle', 'star'];
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < o.count; i++) {
+    const colour = () => [0, 1, 2].map(() => Math.floor(next() * 256));
+    const spec: ShapeSpec = {
+      shape: kinds[Math.floor(next() * kinds.length)],
+      color: 'red',
+      background: 'blue',
+      cx: o.size / 2 + (next() - 0.5) * o.size * 0.4,
+      cy: o.size / 2 + (next() - 0.5) * o.size * 0.4,
+      radius: o.size * (0.15 + 0.25 * next()),
+      rotation: next() * Math.PI,
+    };
+    out.push(renderShape(spec, o.size, { fg: colour(), bg: colour() }));
+  }
+  return out;
 }
 
 /** RGB bytes → float32 CHW in [−1, 1] (what the VAE encoder takes). */

@@ -129,6 +129,49 @@ const exists = (p: string) =>
     () => false,
   );
 
+/**
+ * Writes a dataset's training images (excluded and flagged ones left out) with their current
+ * captions as a kohya folder. Used by datasets.exportKohya and by training runs started on a
+ * dataset, which train on such a snapshot rather than on the untouched source folder.
+ */
+export async function exportDatasetKohya(
+  ctx: ServiceContext,
+  datasetId: number,
+  target: string,
+  overwrite: boolean,
+) {
+  const dataset = requireDataset(ctx, datasetId);
+  const folder = path.resolve(target);
+  const images = ctx.store.images.list(dataset.id, { filter: 'included' }).items;
+  const plan = planExport(folder, images, dataset.name);
+  if (!overwrite) {
+    const taken: string[] = [];
+    for (const e of plan) {
+      if (await exists(e.target)) taken.push(e.target);
+      if (e.image.caption && (await exists(e.captionFile))) taken.push(e.captionFile);
+    }
+    if (taken.length) {
+      throw conflict(
+        `folder: ${taken.length} file(s) already exist, e.g. "${taken[0]}"; ` +
+          'pick an empty folder or pass overwrite: true',
+      );
+    }
+  }
+  let captions = 0;
+  for (const e of plan) {
+    await fs.mkdir(path.dirname(e.target), { recursive: true });
+    await assertWritableInside(folder, e.target);
+    await fs.copyFile(e.source, e.target);
+    if (e.image.caption) {
+      await assertWritableInside(folder, e.captionFile);
+      await fs.writeFile(e.captionFile, `${e.image.caption}\n`, 'utf8');
+      captions++;
+    }
+  }
+  const subfolders = [...new Set(plan.map((e) => path.basename(path.dirname(e.target))))].sort();
+  return { folder, subfolders, images: plan.length, captions };
+}
+
 export const datasetHandlers: Pick<Handlers, DatasetMethods> = {
   'datasets.import': (input, ctx) => {
     const dataset = requireDataset(ctx, input.datasetId);
@@ -285,38 +328,8 @@ export const datasetHandlers: Pick<Handlers, DatasetMethods> = {
     return { jobId: job.id };
   },
 
-  'datasets.exportKohya': async (input, ctx) => {
-    const dataset = requireDataset(ctx, input.datasetId);
-    const folder = path.resolve(input.folder);
-    const images = ctx.store.images.list(dataset.id, { filter: 'included' }).items;
-    const plan = planExport(folder, images, dataset.name);
-    if (!input.overwrite) {
-      const taken: string[] = [];
-      for (const e of plan) {
-        if (await exists(e.target)) taken.push(e.target);
-        if (e.image.caption && (await exists(e.captionFile))) taken.push(e.captionFile);
-      }
-      if (taken.length) {
-        throw conflict(
-          `folder: ${taken.length} file(s) already exist, e.g. "${taken[0]}"; ` +
-            'pick an empty folder or pass overwrite: true',
-        );
-      }
-    }
-    let captions = 0;
-    for (const e of plan) {
-      await fs.mkdir(path.dirname(e.target), { recursive: true });
-      await assertWritableInside(folder, e.target);
-      await fs.copyFile(e.source, e.target);
-      if (e.image.caption) {
-        await assertWritableInside(folder, e.captionFile);
-        await fs.writeFile(e.captionFile, `${e.image.caption}\n`, 'utf8');
-        captions++;
-      }
-    }
-    const subfolders = [...new Set(plan.map((e) => path.basename(path.dirname(e.target))))].sort();
-    return { folder, subfolders, images: plan.length, captions };
-  },
+  'datasets.exportKohya': (input, ctx) =>
+    exportDatasetKohya(ctx, input.datasetId, input.folder, input.overwrite),
 
   'images.thumbnail': async (input, ctx) => {
     const file = await imageThumbnailFile(ctx.store, ctx.dataDir, input.id);

@@ -4,7 +4,7 @@
 // Pause is cancel-with-checkpoint: trainLora stops before its next step and writes a checkpoint
 // (LoRA + optimizer state); runs.resume continues from the newest one, exactly.
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ApiOutput, TrainingConfig, TrainingRun } from '../api.js';
 import { inspectModelFile } from '../hub/index.js';
 import {
@@ -23,6 +23,7 @@ import type { Handlers, ServiceContext } from './context.js';
 import { badRequest, conflict, notFound } from './errors.js';
 import type { JobHandle, JobRunner } from './jobs.js';
 import { upsertFromInfo } from './model-rows.js';
+import { exportDatasetKohya } from './dataset-handlers.js';
 import type { Store } from '../store/index.js';
 
 type TrainingJobMethods = 'runs.start' | 'runs.cancel' | 'runs.resume';
@@ -303,6 +304,21 @@ async function runTraining(
   }
 }
 
+/**
+ * A run started on an imported dataset trains on a kohya snapshot of it in the run's folder:
+ * the images the app includes (excluded and OCR-flagged ones left out) with the captions as
+ * edited in the app — not the untouched source folder.
+ */
+async function snapshotDataset(ctx: ServiceContext, runId: number, datasetId: number) {
+  const folder = join(runDirOf(ctx.dataDir, runId), 'dataset');
+  const out = await exportDatasetKohya(ctx, datasetId, folder, true);
+  if (out.images === 0)
+    throw badRequest(
+      `dataset #${datasetId} has no image left to train on (all excluded or flagged); keep some in the Datasets screen`,
+    );
+  return out.folder;
+}
+
 export const trainingJobHandlers: Pick<Handlers, TrainingJobMethods> = {
   'runs.start': async (input, ctx) => {
     if (input.runId !== undefined) {
@@ -319,6 +335,7 @@ export const trainingJobHandlers: Pick<Handlers, TrainingJobMethods> = {
       const c = parseOrBadRequest(
         runConfigOfDraft(run.name, run.config, { model: model.path, dataset: dataset.sourceDir }),
       );
+      c.train_data_dir = await snapshotDataset(ctx, run.id, dataset.id);
       return enqueueTraining(ctx, run, c, false);
     }
     const c = parseOrBadRequest(input.config);
@@ -340,6 +357,16 @@ export const trainingJobHandlers: Pick<Handlers, TrainingJobMethods> = {
       // trainLora replaces maxSteps once it has counted the dataset.
       config: apiConfigOf(c, c.max_train_steps ?? c.max_train_epochs),
     });
+    // The imported dataset's own folder: train on what the app shows (exclusions, edited captions).
+    const picked = run.datasetId === null ? undefined : ctx.store.datasets.get(run.datasetId);
+    if (picked?.sourceDir && resolve(picked.sourceDir) === resolve(c.train_data_dir)) {
+      try {
+        c.train_data_dir = await snapshotDataset(ctx, run.id, picked.id);
+      } catch (e) {
+        ctx.store.runs.remove(run.id); // no run that never started is left behind
+        throw e;
+      }
+    }
     return enqueueTraining(ctx, run, c, false);
   },
 

@@ -44,3 +44,12 @@ export function resolveDataDir(opts: DataDirOptions = {}): string {
   if (explicit) return path.resolve(cwd, explicit);
   return defaultDataDir(opts.platform, env, opts.home);
 }
+
+/**
+ * A packaged app's file that electron-builder unpacked (`asarUnpack`): native code (ONNX Runtime,
+ * sharp) cannot open paths inside `app.asar`, so point at `app.asar.unpacked` instead. Paths
+ * outside an asar come back unchanged.
+ */
+export function unpackedPath(p: string): string {
+  return p.replace(/([\\/])app\.asar([\\/])/, '$1app.asar.unpacked$2');
+}

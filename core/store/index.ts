@@ -8,6 +8,7 @@ export {
   DATA_DIR_ENV,
   APP_DIR_NAME,
   APP_DIR_NAME_LINUX,
+  unpackedPath,
 } from './data-dir.js';
 export type { DataDirOptions } from './data-dir.js';
 export { ModelsRepo } from './models-repo.js';

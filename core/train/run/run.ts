@@ -28,6 +28,7 @@ import { TrainCache } from './caches.js';
 import {
   latestTrainState,
   readTrainState,
+  removeOrphanTemps,
   writeTrainState,
   type TrainState,
 } from './checkpoint.js';
@@ -220,6 +221,7 @@ export async function trainLora(
     failedRun = runId;
     const runDir = runDirOf(dataDir, runId);
     await mkdir(runDir, { recursive: true });
+    if (resumed || o.runId !== undefined) await removeOrphanTemps(runDir);
     await writeFile(join(runDir, 'run.json'), JSON.stringify(c, null, 2));
     store.runs.update(runId, {
       ...(o.runId !== undefined && !resumed && { config: apiConfigOf(c, totalSteps) }),

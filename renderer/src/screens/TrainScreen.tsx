@@ -29,7 +29,11 @@ export function TrainScreen() {
   const runs = useApiQuery('runs.list', {}, ['runs']);
   const datasets = useApiQuery('datasets.list', {}, ['datasets']);
   const checkpoints = useApiQuery('models.list', { kind: 'checkpoint' }, ['models']);
-  const [selected, setSelected] = useState<number | null>(null);
+  // `#/train?run=<id>` (the Library's link to the run a LoRA came from) opens that run.
+  const [selected, setSelected] = useState<number | null>(() => {
+    const id = Number(new URLSearchParams(window.location.hash.split('?')[1] ?? '').get('run'));
+    return Number.isInteger(id) && id > 0 ? id : null;
+  });
   // Follow the newest active run unless the user picked one.
   const active = runs.data?.find((r) => r.status === 'running' || r.status === 'queued');
   const shownId = selected ?? active?.id ?? null;
