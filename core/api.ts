@@ -950,7 +950,7 @@ export const apiMethods = {
    * image statistics).
    */
   'demo.start': method(
-    z.strictObject({ steps: z.int().min(1).max(10_000).default(300) }),
+    z.strictObject({ steps: z.int().min(1).max(10_000).default(600) }),
     z.object({ jobId }),
   ),
 } as const;

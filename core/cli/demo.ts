@@ -76,7 +76,7 @@ export function demoCommand(): Command {
   return new Command('demo')
     .description('train a LoRA on the built-in tiny model and sample dataset (CPU, a few minutes)')
     .option('-o, --out <dir>', 'output folder for the LoRA, grids and report', 'lora-studio-demo')
-    .option('--steps <n>', 'training steps', positiveInt, 300)
+    .option('--steps <n>', 'training steps', positiveInt, 600)
     .addOption(dataDirOption())
     .action(async (flags: DemoFlags) => {
       const paths = demoPaths();

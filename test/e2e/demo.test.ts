@@ -1,5 +1,5 @@
 // The main job on a fresh machine: `lora-studio demo` on the built-in tiny model and sample
-// dataset (assets/), shortened to a few dozen steps — the loss falls, the exported LoRA is a
+// dataset (assets/), shortened to 120 steps — the loss falls, the exported LoRA is a
 // kohya file with .alpha keys and ss_* metadata, and the images with the LoRA are closer to the
 // dataset's colours than those without. Then the app's "Try the demo" button in Chromium: it
 // starts, shows progress, and Cancel stops it with nothing left running.
@@ -20,7 +20,7 @@ import type { DemoReport } from '../../core/demo/index.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(root, 'bin', 'lora-studio.mjs');
 const CHROMIUM = '/usr/bin/chromium';
-const STEPS = 60;
+const STEPS = 120;
 
 function run(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -125,7 +125,7 @@ describe('Try the demo button in Chromium (serve mode)', () => {
     // It gets past import and the OCR scan into training.
     await expect
       .poll(() => page.getByTestId('demo-message').textContent(), { timeout: 120_000 })
-      .toMatch(/step \d+\/300/);
+      .toMatch(/step \d+\/600/);
     await page.screenshot({ path: path.join(shots, 'demo.png'), fullPage: true });
     await page.getByRole('button', { name: 'Cancel' }).first().click();
     await page.locator('[data-testid="demo-progress"][data-status="cancelled"]').waitFor({

@@ -27,7 +27,7 @@ export function DemoCard() {
   const { job, track, cancel, active } = useJob();
   const start = () =>
     run('Could not start the demo', async () => {
-      const { jobId } = await transport.call('demo.start', { steps: 300 });
+      const { jobId } = await transport.call('demo.start', { steps: 600 });
       track(jobId);
     });
   const result = job?.status === 'done' && isDemoResult(job.result) ? job.result : null;
