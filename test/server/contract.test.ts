@@ -467,8 +467,15 @@ const cases: { [M in ApiMethodName]: Case<M> } = {
   },
   'runs.start': {
     // A draft whose checkpoint file is missing: the job is queued, then fails in the trainer.
+    // Its dataset has one imported image (a draft trains on a snapshot of what is included).
     input: (h) => {
-      const run = seedRun(h);
+      const { dataset } = seedImported(h, { caption: 'a cat' });
+      const run = h.service.store.runs.create({
+        name: unique('run'),
+        datasetId: dataset.id,
+        baseModelId: seedModel(h).id,
+        config: trainingConfigSchema.parse({}),
+      });
       h.service.store.datasets.setImport(run.datasetId!, {
         sourceDir: h.dir,
         workDir: h.dir,
