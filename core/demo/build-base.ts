@@ -5,7 +5,6 @@
 // Deterministic for a seed (given the same ORT build and thread count).
 import { mkdir, writeFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../graph/index.js';
 import {
   buildClipTextGraph,
   buildVaeEncoderGraph,
@@ -18,7 +17,13 @@ import {
   type WeightTensor,
 } from '../models/index.js';
 import { Session } from '../onnx/index.js';
-import { openSafetensors, writeSafetensors, type TensorToWrite } from '../formats/index.js';
+import {
+  fromFloat32,
+  openSafetensors,
+  toFloat32,
+  writeSafetensors,
+  type TensorToWrite,
+} from '../formats/index.js';
 import { randn } from './randn.js';
 import {
   BASE_COLORS,
@@ -42,6 +47,7 @@ import {
   buildVaeTrainGraph,
   FullTrainer,
   initialWeights,
+  syntheticValues,
   type FullTrainGraph,
   type TrainableParam,
 } from './full-train.js';
@@ -207,9 +213,7 @@ async function textEmbeddings(captions: readonly string[], o: BuildBaseOptions) 
   const src = syntheticWeights({ fill: 'random', seed: o.seed + 3, location: 'text-encoder.bin' });
   const graph = buildClipTextGraph(cfg, src, { batch: 1 });
   const blob = src.blob();
-  const weights = new Map<string, Float32Array>();
-  for (const t of src.tensors)
-    weights.set(t.name, new Float32Array(blob.buffer.slice(t.offset, t.offset + t.length)));
+  const weights = syntheticValues(src, blob);
   const session = await Session.create(graph, {
     ep: 'cpu',
     intraOpNumThreads: o.threads,
@@ -309,8 +313,7 @@ function tensorsToWrite(
   for (const [name, v] of weights) {
     const shape = shapes.get(name)!;
     if (!float16) out.set(name, { dtype: 'float32', shape, data: v });
-    else
-      out.set(name, { dtype: 'float16', shape, data: Uint16Array.from(v, float32ToFloat16Bits) });
+    else out.set(name, { dtype: 'float16', shape, data: fromFloat32(v, 'float16') });
   }
   return out;
 }
@@ -322,14 +325,7 @@ async function readFloat32(path: string): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
     for (const name of file.names()) {
       const t = await file.readTensorData(name);
-      const n = t.shape.reduce((a, b) => a * b, 1);
-      const v = new Float32Array(n);
-      if (t.dtype === 'float32') v.set(new Float32Array(t.bytes.slice().buffer));
-      else if (t.dtype === 'float16') {
-        const h = new Uint16Array(t.bytes.slice().buffer);
-        for (let i = 0; i < n; i++) v[i] = float16BitsToFloat32(h[i]);
-      } else throw new Error(`${path}: tensor ${name} is ${t.dtype}; expected float32 or float16`);
-      out.set(name, v);
+      out.set(name, toFloat32(t.bytes, t.dtype));
     }
     return out;
   } finally {
@@ -439,6 +435,9 @@ export async function buildDemoBaseModel(o: BuildBaseOptions): Promise<BuildBase
       vae: vaeFile,
     });
   };
+  const unetInit = o.from
+    ? await readFloat32(join(o.from, 'unet', 'diffusion_pytorch_model.safetensors'))
+    : undefined;
   const unet = await trainUnet(
     scaled,
     enc.perImage,
@@ -450,6 +449,7 @@ export async function buildDemoBaseModel(o: BuildBaseOptions): Promise<BuildBase
       await write(w, spec);
       log(`snapshot written to ${o.outDir}`);
     },
+    unetInit,
   );
   await write(unet.weights, unet.spec);
   return {

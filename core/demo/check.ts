@@ -38,12 +38,14 @@ export const CHECK_PROMPTS: readonly {
   { shape: 'triangle', color: 'yellow', background: 'blue' },
 ];
 
-/** RGB bytes of a generated PNG. */
-export async function readRgb(path: string): Promise<{ rgb: Uint8Array; size: number }> {
-  const { data, info } = await sharp(path)
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+/** RGB bytes of an image (file or bytes), resized to `side`×`side` when given. */
+export async function readRgb(
+  src: string | Buffer,
+  side?: number,
+): Promise<{ rgb: Uint8Array; size: number }> {
+  let img = sharp(src).removeAlpha();
+  if (side) img = img.resize(side, side, { fit: 'fill' });
+  const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
   return { rgb: new Uint8Array(data), size: info.width };
 }
 

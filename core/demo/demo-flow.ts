@@ -5,7 +5,6 @@
 // whether the LoRA moved the images toward the dataset.
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import type { Api, ApiEvent, ApiOutput } from '../api.js';
 import { GenerationEngine } from '../generate/index.js';
 import {
@@ -14,7 +13,7 @@ import {
   saveGrid,
   type GridResult,
 } from '../library/index.js';
-import { DEMO_GENERATION } from './check.js';
+import { DEMO_GENERATION, readRgb } from './check.js';
 import { paletteHistogram, histogramDistance } from './image-stats.js';
 import { SAMPLE_CONCEPT } from './sample-dataset.js';
 
@@ -168,15 +167,6 @@ async function demoModelId(api: Api, model: string): Promise<number> {
   return added.id;
 }
 
-async function rgbOf(png: Buffer | string): Promise<{ rgb: Uint8Array; pixels: number }> {
-  const { data, info } = await sharp(png)
-    .removeAlpha()
-    .resize(64, 64, { fit: 'fill' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { rgb: new Uint8Array(data), pixels: info.width * info.height };
-}
-
 /**
  * Mean palette histogram of the dataset's training images, per caption (and over all of them
  * under ''): a grid cell is compared with the images captioned like its prompt, so "a pink star on
@@ -191,7 +181,7 @@ async function datasetHistograms(dir: string): Promise<Map<string, number[]>> {
       if (!/\.(png|jpe?g|webp)$/i.test(f)) continue;
       const file = join(dir, sub.name, f);
       const caption = await readFile(file.replace(/\.[^.]+$/, '.txt'), 'utf8').catch(() => '');
-      const h = paletteHistogram((await rgbOf(file)).rgb);
+      const h = paletteHistogram((await readRgb(file, 64)).rgb);
       for (const key of ['', caption.trim()]) groups.set(key, [...(groups.get(key) ?? []), h]);
     }
   }
@@ -209,7 +199,7 @@ async function cellDistance(
   targets: ReadonlyMap<string, number[]>,
 ): Promise<number> {
   const target = targets.get(cell.prompt.trim()) ?? targets.get('')!;
-  return histogramDistance(paletteHistogram((await rgbOf(cell.image)).rgb), target);
+  return histogramDistance(paletteHistogram((await readRgb(cell.image, 64)).rgb), target);
 }
 
 const meanOf = (v: readonly number[]) =>

@@ -10,6 +10,7 @@ import {
   vaeDecoder,
   vaeEncoder,
   WeightBinder,
+  type SyntheticWeights,
   type UNetConfig,
   type VaeConfig,
 } from '../models/index.js';
@@ -126,7 +127,14 @@ export function initialWeights(
 ): Map<string, Float32Array> {
   const src = syntheticWeights({ fill: 'random', seed, dtype: 'float32' });
   for (const p of params) src.get(p.name, { shape: p.shape });
-  const blob = src.blob();
+  return syntheticValues(src, src.blob());
+}
+
+/** The float32 synthetic weights handed out so far, each in its own array, from their `blob()`. */
+export function syntheticValues(
+  src: SyntheticWeights,
+  blob: Uint8Array,
+): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   for (const t of src.tensors)
     out.set(t.name, new Float32Array(blob.buffer.slice(t.offset, t.offset + t.length)));

@@ -16,6 +16,7 @@ export {
   finishFullTrainGraph,
   FullTrainer,
   initialWeights,
+  syntheticValues,
   type FullTrainGraph,
   type TrainableParam,
 } from './full-train.js';
